@@ -1,0 +1,127 @@
+"""The backend contract: one abstract method, ``send_messages``."""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+from typing_extensions import Self
+
+from mailproviders.deprecation import warn_deprecated
+from mailproviders.exceptions import InvalidEmailProvider
+
+if TYPE_CHECKING:
+    from mailproviders.message import EmailMessage
+
+__all__ = ["NOT_GIVEN", "BaseEmailBackend", "NotGiven"]
+
+
+class NotGiven(enum.Enum):
+    """Type of :data:`NOT_GIVEN`, the "argument not passed" marker."""
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
+
+
+class BaseEmailBackend(ABC):
+    """Base class of every email backend.
+
+    A backend receives everything it needs as keyword arguments of ``__init__`` (never
+    from global settings). ``alias`` is the provider alias when the instance was created
+    by :data:`mailproviders.providers`, else ``None``.
+
+    Subclasses implement :meth:`send_messages` and may override :meth:`open` and
+    :meth:`close`. Set ``cacheable = True`` to have ``providers`` reuse one instance per
+    alias, thread and asyncio task.
+
+    Unknown keyword options raise :class:`InvalidEmailProvider` naming the alias and the
+    keys when ``alias`` is set; for a backend built directly (legacy code) they are
+    dropped with a deprecation warning naming them.
+    """
+
+    cacheable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        alias: str | None = None,
+        fail_silently: bool | NotGiven = NOT_GIVEN,
+        **kwargs: Any,
+    ) -> None:
+        self.alias = alias
+        if kwargs:
+            names = ", ".join(sorted(kwargs))
+            if alias is not None:
+                raise InvalidEmailProvider(
+                    f"unknown option(s) {names} for {type(self).__qualname__}",
+                    alias=alias,
+                    option=",".join(sorted(kwargs)),
+                )
+            warn_deprecated(
+                f"{type(self).__qualname__} got unknown option(s) {names}; they are ignored. "
+                "Remove them (unknown options will become an error)."
+            )
+        if fail_silently is not NOT_GIVEN:
+            warn_deprecated(
+                f"fail_silently given to {type(self).__qualname__}() is deprecated; "
+                "pass fail_silently to the send call instead, e.g. "
+                "send_mail(..., fail_silently=True) or message.send(fail_silently=True)."
+            )
+            self.__dict__["fail_silently"] = bool(fail_silently)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: legacy code reading `fail_silently`
+        # from a backend that never defined it.
+        if name == "fail_silently":
+            warn_deprecated(
+                f"{type(self).__qualname__}.fail_silently is deprecated and not set on this "
+                "backend; pass fail_silently to the send call instead."
+            )
+            return False
+        raise AttributeError(f"{type(self).__qualname__!r} object has no attribute {name!r}")
+
+    @property
+    def _legacy_fail_silently(self) -> bool:
+        """The deprecated constructor-level ``fail_silently`` (False when not given)."""
+        return bool(self.__dict__.get("fail_silently", False))
+
+    def open(self) -> None:
+        """Open a long-lived connection, if the backend has one. Idempotent."""
+
+    def close(self) -> None:
+        """Close the connection opened by :meth:`open`. Safe to call at any time."""
+
+    def __enter__(self) -> Self:
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @abstractmethod
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """Send ``messages`` and return how many were accepted (0 for none).
+
+        On failure the original exception propagates with ``sent_count`` and
+        ``sent_messages`` attached (:func:`mailproviders.exceptions.record_sent`).
+        """
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__module__}.{type(self).__qualname__} alias={self.alias!r}>"

@@ -1,0 +1,31 @@
+"""Shared fixtures: environment isolation. SMTP servers live in smtp_fixtures.py."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+pytest_plugins = ["smtp_fixtures"]
+
+_SETTING_PREFIXES = ("EMAIL_", "DEFAULT_FROM_EMAIL", "SERVER_EMAIL", "ADMINS", "MANAGERS")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Each test starts with no mail settings in the environment, no .env in its working
+    directory and no configuration loaded; whatever it configures is dropped after."""
+    for name in list(os.environ):
+        if name.upper().startswith(_SETTING_PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    from mailproviders import settings
+
+    settings.set_settings(None)
+    try:
+        yield
+    finally:
+        settings.set_settings(None)
