@@ -130,21 +130,25 @@ class EmailProviderDoesNotExist(InvalidEmailProvider, KeyError):
         return str(self.args[0])
 
 
-def record_sent(exc: BaseException, sent: Sequence[EmailMessage]) -> None:
+def record_sent(
+    exc: BaseException, sent: Sequence[EmailMessage], count: int | None = None
+) -> None:
     """Attach partial-failure information to ``exc`` before it propagates.
 
-    Sets ``exc.sent_count`` and ``exc.sent_messages`` (the accepted messages, in order) and
-    adds a note. Safe to call again as the exception bubbles up: the outermost call wins.
+    Sets ``exc.sent_count`` (``count``, by default ``len(sent)``) and ``exc.sent_messages``
+    (the accepted messages, in order) and adds a note. Safe to call again as the exception
+    bubbles up: the outermost call wins.
     """
-    exc.sent_count = len(sent)  # type: ignore[attr-defined]
+    count = len(sent) if count is None else count
+    exc.sent_count = count  # type: ignore[attr-defined]
     exc.sent_messages = list(sent)  # type: ignore[attr-defined]
     notes: list[str] = getattr(exc, "__notes__", [])
     notes[:] = [note for note in notes if not note.startswith("mailproviders:")]
     if not hasattr(exc, "__notes__"):
         exc.__notes__ = notes
-    word = "message was" if len(sent) == 1 else "messages were"
+    word = "message was" if count == 1 else "messages were"
     notes.append(
-        f"mailproviders: {len(sent)} {word} accepted before this error "
+        f"mailproviders: {count} {word} accepted before this error "
         "(see exc.sent_count / exc.sent_messages)"
     )
 
