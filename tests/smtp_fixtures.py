@@ -1,1 +1,346 @@
-"""Real SMTP servers on 127.0.0.1 for the tests (aiosmtpd)."""
+"""Real SMTP servers on 127.0.0.1 for the tests (aiosmtpd), one per test, on a free port.
+
+Fixtures (all servers are :class:`SMTPTestServer`, stopped after the test):
+
+- ``smtp_server``: plain SMTP, no TLS, no AUTH.
+- ``smtp_starttls_server``: offers STARTTLS (certificate from ``tls_ca``).
+- ``smtp_ssl_server``: implicit TLS from the first byte (what ``use_ssl`` expects).
+- ``smtp_auth_server``: STARTTLS plus AUTH LOGIN/PLAIN for ``server.username`` /
+  ``server.password`` (AUTH is offered only after STARTTLS; it is not required, and
+  every attempt is counted in ``server.auth_attempts``).
+- ``tls_ca``: a session-wide trustme CA, :class:`TLSCertificates` (``ca_file`` is its PEM).
+- ``fault_smtp_server``: a factory, ``fault_smtp_server(**faults)``, for servers that
+  misbehave on purpose (see :func:`fault_smtp_server` for the knobs); it also builds any
+  of the servers above with ``tls=``/``auth=``.
+
+Typical use::
+
+    def test_send(smtp_server):
+        backend = EmailBackend(**smtp_server.options())
+        backend.send_messages([message])
+        assert smtp_server.messages[0].parsed()["Subject"] == "Hi"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.message
+import email.policy
+import ssl
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+TLSMode = Literal["none", "starttls", "ssl"]
+
+USERNAME = "mailer"
+PASSWORD = "s3cret-passw0rd"
+
+
+@dataclass(frozen=True)
+class TLSCertificates:
+    """A test CA (``ca``), its certificate as a PEM file (``ca_file``) and a server
+    certificate for ``127.0.0.1``/``localhost``."""
+
+    ca: trustme.CA
+    ca_file: Path
+    server_cert: trustme.LeafCert
+
+    def server_context(self, *, require_client_cert: bool = False) -> ssl.SSLContext:
+        """A server-side context presenting the server certificate; optionally it also
+        demands a client certificate signed by this CA."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.server_cert.configure_cert(context)
+        if require_client_cert:
+            self.ca.configure_trust(context)
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+
+def make_certificates(directory: Path) -> TLSCertificates:
+    """Create a new CA (writing its PEM into ``directory``) and a server certificate."""
+    ca = trustme.CA()
+    ca_file = directory / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return TLSCertificates(ca, ca_file, ca.issue_cert("127.0.0.1", "localhost"))
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One message as the server received it: the SMTP envelope and the raw data."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    mail_options: list[str]
+
+    @property
+    def smtputf8(self) -> bool:
+        """Whether the client sent ``MAIL FROM`` with the SMTPUTF8 parameter."""
+        return "SMTPUTF8" in self.mail_options
+
+    def parsed(self) -> email.message.EmailMessage:
+        """The data parsed by the standard library (modern ``email.policy.default``), with
+        the wire's CRLF line endings turned into ``\\n`` as a mailbox file would store them."""
+        data = self.data.replace(b"\r\n", b"\n")
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        assert isinstance(message, email.message.EmailMessage)
+        return message
+
+
+@dataclass
+class Faults:
+    """What a fault-injecting server does wrong. Counts are 1-based and server-wide."""
+
+    refuse_rcpt: frozenset[str] = frozenset()  # answer 550 to RCPT TO these addresses
+    mail_reply: str | None = None  # e.g. "451 4.3.0 try later" or "421 4.3.2 shutting down"
+    mail_reply_at: int | None = None  # which MAIL FROM gets mail_reply (None: every one)
+    drop_after_data_at: int | None = None  # hang up after this message's data, no reply
+    stall_at: Literal["MAIL", "DATA"] | None = None  # never answer this command
+
+
+@dataclass
+class SMTPTestServer:
+    """A running aiosmtpd server and what it has seen.
+
+    ``messages`` holds every accepted message in order; ``connection_count``,
+    ``mail_count`` (MAIL FROM commands, accepted or not) and ``auth_attempts`` are
+    updated under a lock by the server thread.
+    """
+
+    tls: TLSMode
+    certificates: TLSCertificates | None
+    username: str | None = None
+    password: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 0
+    messages: list[ReceivedMessage] = field(default_factory=list)
+    connection_count: int = 0
+    mail_count: int = 0
+    data_count: int = 0
+    auth_attempts: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _stop: Callable[[], None] | None = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        """Stop the server now (hanging up on connected clients); safe to call twice."""
+        stop, self._stop = self._stop, None
+        if stop is not None:
+            stop()
+
+    def count(self, name: str) -> int:
+        """Increment the counter ``name`` under the lock and return its new value."""
+        with self._lock:
+            value: int = getattr(self, name) + 1
+            setattr(self, name, value)
+            return value
+
+    def reset_counters(self) -> None:
+        """Forget connections and messages seen so far."""
+        with self._lock:
+            self.connection_count = self.mail_count = self.data_count = 0
+            self.auth_attempts = 0
+            self.messages.clear()
+
+    def options(self, **extra: Any) -> dict[str, Any]:
+        """OPTIONS for ``mailproviders.backends.smtp.EmailBackend`` to reach this server
+        (TLS verified against the test CA, credentials for an AUTH server), plus
+        ``extra``; a 10 s timeout keeps a broken test from hanging long."""
+        options: dict[str, Any] = {"host": self.host, "port": self.port, "timeout": 10.0}
+        if self.tls != "none":
+            assert self.certificates is not None
+            options["ssl_cafile"] = str(self.certificates.ca_file)
+            options["use_tls" if self.tls == "starttls" else "use_ssl"] = True
+        if self.username is not None:
+            options.update(username=self.username, password=self.password)
+        options.update(extra)
+        return options
+
+
+class _Handler:
+    """aiosmtpd handler: records messages and injects the configured faults."""
+
+    def __init__(self, server: SMTPTestServer, faults: Faults) -> None:
+        self.server = server
+        self.faults = faults
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        number = self.server.count("mail_count")
+        if self.faults.stall_at == "MAIL":
+            await _forever()
+        reply = self.faults.mail_reply
+        if reply is not None and self.faults.mail_reply_at in (None, number):
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.faults.refuse_rcpt:
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
+        number = self.server.count("data_count")
+        if self.faults.stall_at == "DATA":
+            await _forever()
+        if self.faults.drop_after_data_at == number:
+            assert server.transport is not None
+            server.transport.close()
+            await _forever()  # cancelled when the connection is lost
+        received = ReceivedMessage(
+            envelope.mail_from,
+            list(envelope.rcpt_tos),
+            bytes(envelope.original_content),
+            list(envelope.mail_options),
+        )
+        with self.server._lock:
+            self.server.messages.append(received)
+        return "250 Message accepted for delivery"
+
+
+async def _forever() -> None:
+    await asyncio.Event().wait()
+
+
+class _Controller(Controller):  # type: ignore[misc]
+    """Listens on a free port chosen by the OS and counts connections."""
+
+    def __init__(self, server: SMTPTestServer, handler: _Handler, **kwargs: Any) -> None:
+        super().__init__(handler, hostname=server.host, port=0, **kwargs)
+        self.test_server = server
+
+    def factory(self) -> SMTP:
+        self.test_server.count("connection_count")
+        return super().factory()
+
+    def _trigger_server(self) -> None:
+        # The listening socket exists now: learn the port before the start-up probe.
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.test_server.port = self.port
+        super()._trigger_server()
+
+
+def _authenticator(server: SMTPTestServer) -> Callable[..., AuthResult]:
+    def authenticate(
+        smtp: SMTP, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        server.count("auth_attempts")
+        ok = isinstance(data, LoginPassword) and (
+            data.login.decode(),
+            data.password.decode(),
+        ) == (server.username, server.password)
+        return AuthResult(success=ok, handled=False)
+
+    return authenticate
+
+
+def start_server(
+    certificates: TLSCertificates | None,
+    *,
+    tls: TLSMode = "none",
+    auth: bool = False,
+    smtputf8: bool = True,
+    require_client_cert: bool = False,
+    faults: Faults | None = None,
+) -> SMTPTestServer:
+    """Start a server thread; the caller must ``server.stop()`` it."""
+    server = SMTPTestServer(tls, certificates)
+    kwargs: dict[str, Any] = {"enable_SMTPUTF8": smtputf8, "ready_timeout": 10.0}
+    if tls != "none":
+        assert certificates is not None
+        context = certificates.server_context(require_client_cert=require_client_cert)
+        kwargs["ssl_context" if tls == "ssl" else "tls_context"] = context
+    if auth:
+        server.username, server.password = USERNAME, PASSWORD
+        kwargs.update(authenticator=_authenticator(server), auth_require_tls=tls != "none")
+    controller = _Controller(server, _Handler(server, faults or Faults()), **kwargs)
+    controller.start()
+    server._stop = controller.stop
+    server.reset_counters()  # the start-up probe is not a client connection
+    return server
+
+
+@pytest.fixture(scope="session")
+def tls_ca(tmp_path_factory: pytest.TempPathFactory) -> TLSCertificates:
+    """The test CA; ``tls_ca.ca_file`` is the path to give as ``ssl_cafile``."""
+    return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+ServerFactory = Callable[..., SMTPTestServer]
+
+
+@pytest.fixture
+def fault_smtp_server(tls_ca: TLSCertificates) -> Iterator[ServerFactory]:
+    """Factory: ``fault_smtp_server(**knobs)`` starts a server, stopped after the test.
+
+    Knobs: ``refuse_rcpt=["a@x"]`` (550 to those RCPTs), ``mail_reply="451 ..."`` with
+    ``mail_reply_at=N`` (that reply to the Nth MAIL FROM; every one when omitted),
+    ``drop_after_data_at=N`` (close the connection after receiving the Nth message's
+    data, before replying; it is not recorded), ``stall_at="MAIL"|"DATA"`` (never reply),
+    ``tls="none"|"starttls"|"ssl"`` (default none: STARTTLS is not offered), ``auth=True``,
+    ``smtputf8=False`` (do not offer SMTPUTF8), ``require_client_cert=True`` (TLS only),
+    ``certificates=`` (another :class:`TLSCertificates`, e.g. from an untrusted CA).
+    """
+    servers: list[SMTPTestServer] = []
+
+    def make(
+        *,
+        refuse_rcpt: Iterable[str] = (),
+        mail_reply: str | None = None,
+        mail_reply_at: int | None = None,
+        drop_after_data_at: int | None = None,
+        stall_at: Literal["MAIL", "DATA"] | None = None,
+        certificates: TLSCertificates | None = None,
+        **kwargs: Any,
+    ) -> SMTPTestServer:
+        faults = Faults(
+            frozenset(refuse_rcpt), mail_reply, mail_reply_at, drop_after_data_at, stall_at
+        )
+        server = start_server(certificates or tls_ca, faults=faults, **kwargs)
+        servers.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def smtp_server(fault_smtp_server: ServerFactory) -> SMTPTestServer:
+    """A plain SMTP server (no TLS, no AUTH, STARTTLS not offered)."""
+    return fault_smtp_server()
+
+
+@pytest.fixture
+def smtp_starttls_server(fault_smtp_server: ServerFactory) -> SMTPTestServer:
+    """A server offering STARTTLS with a certificate from ``tls_ca``."""
+    return fault_smtp_server(tls="starttls")
+
+
+@pytest.fixture
+def smtp_ssl_server(fault_smtp_server: ServerFactory) -> SMTPTestServer:
+    """A server speaking TLS from the first byte (implicit TLS, ``use_ssl``)."""
+    return fault_smtp_server(tls="ssl")
+
+
+@pytest.fixture
+def smtp_auth_server(fault_smtp_server: ServerFactory) -> SMTPTestServer:
+    """STARTTLS plus AUTH LOGIN/PLAIN for ``server.username``/``server.password``."""
+    return fault_smtp_server(tls="starttls", auth=True)

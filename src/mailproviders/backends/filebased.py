@@ -1,0 +1,152 @@
+"""File backend: writes messages to a new ``.log`` file in a directory."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from io import FileIO
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend, NotGiven
+from mailproviders.backends.console import render
+from mailproviders.exceptions import InvalidEmailProvider, record_sent
+
+if TYPE_CHECKING:
+    from mailproviders.message import EmailMessage
+
+__all__ = ["EmailBackend"]
+
+
+class EmailBackend(BaseEmailBackend):
+    """Write messages to a file in the directory ``file_path``, each followed by a line of
+    79 ``-``.
+
+    The directory is created when the first message is written (building the backend
+    creates nothing). Each instance writes to its own file, named
+    ``YYYYMMDD-HHMMSS-<random>.log`` (local time) so that ``ls`` sorts files by time;
+    a session opened with :meth:`open` and ended with :meth:`close` gets a new file.
+    Messages are written whole: a failure never leaves part of a message in the file.
+
+    Raises :class:`~mailproviders.exceptions.InvalidEmailProvider` (option ``file_path``)
+    when ``file_path`` exists and is not a writable directory.
+    """
+
+    def __init__(
+        self,
+        *,
+        alias: str | None = None,
+        file_path: str | PathLike[str],
+        fail_silently: bool | NotGiven = NOT_GIVEN,
+    ) -> None:
+        super().__init__(alias=alias, fail_silently=fail_silently)
+        self.file_path = Path(file_path)
+        if self.file_path.exists() and not self.file_path.is_dir():
+            raise InvalidEmailProvider(
+                f"file_path {str(self.file_path)!r} exists and is not a directory",
+                alias=alias,
+                option="file_path",
+            )
+        if self.file_path.is_dir() and not os.access(self.file_path, os.W_OK | os.X_OK):
+            raise InvalidEmailProvider(
+                f"the directory {str(self.file_path)!r} is not writable",
+                alias=alias,
+                option="file_path",
+            )
+        #: The file of the current session (``None`` until the first message is written).
+        self.current_file: Path | None = None
+        self._file: FileIO | None = None
+        self._lock = threading.RLock()
+
+    def open(self) -> None:
+        """Create the directory and this session's file unless already open.
+
+        Raises ``OSError`` when the directory or file cannot be created.
+        """
+        with self._lock:
+            self._open()
+
+    def _open(self) -> bool:
+        if self._file is not None:
+            return False
+        if self.current_file is None:
+            self.file_path.mkdir(parents=True, exist_ok=True)
+            self._file, self.current_file = _create_unique(self.file_path)
+        else:  # a later call of the same session: keep writing to its file
+            self._file = FileIO(self.current_file, "a")
+        return True
+
+    def close(self) -> None:
+        """Close the file; the next session writes to a new file."""
+        with self._lock:
+            self._close_file()
+            self.current_file = None
+
+    def _close_file(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
+
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """Write ``messages`` and return how many were written (all of them).
+
+        Raises what serializing a message or writing raises (``ValueError``, ``OSError``),
+        carrying ``sent_count``/``sent_messages``; the failed message leaves no trace.
+        """
+        sent: list[EmailMessage] = []
+        with self._lock:
+            opened_here = False
+            try:
+                for message in messages:
+                    data = render(message).encode("utf-8")
+                    if self._file is None:
+                        opened_here = self._open()
+                    _write_whole(self._file, data)
+                    sent.append(message)
+            except Exception as exc:
+                record_sent(exc, sent)
+                if self._legacy_fail_silently:
+                    return len(sent)
+                raise
+            finally:
+                if opened_here:
+                    # Without an explicit open() the file stays this instance's file.
+                    self._close_file()
+        return len(sent)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__module__}.{type(self).__qualname__} alias={self.alias!r}, "
+            f"file_path={str(self.file_path)!r}>"
+        )
+
+
+def _create_unique(directory: Path) -> tuple[FileIO, Path]:
+    """Create a new, empty file named by the local time and a random token."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    while True:
+        path = directory / f"{stamp}-{secrets.token_hex(4)}.log"
+        try:
+            return FileIO(path, "x"), path
+        except FileExistsError:  # pragma: no cover - a 32-bit token collision
+            continue
+
+
+def _write_whole(file: FileIO | None, data: bytes) -> None:
+    """Write all of ``data`` or, on failure, cut the file back to where it was."""
+    assert file is not None
+    start = file.seek(0, os.SEEK_END)
+    view = memoryview(data)
+    try:
+        while view:
+            written = file.write(view)
+            view = view[written or 0 :]
+    except BaseException:
+        with contextlib.suppress(OSError):
+            file.truncate(start)
+        raise

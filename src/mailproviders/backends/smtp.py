@@ -1,0 +1,305 @@
+"""SMTP backend: delivers messages to an SMTP server (plain, STARTTLS or implicit TLS)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import smtplib
+import socket
+import ssl
+import threading
+from collections.abc import Iterable
+from os import PathLike
+from typing import TYPE_CHECKING, NamedTuple
+
+from pydantic import SecretStr
+
+from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend, NotGiven
+from mailproviders.exceptions import InvalidEmailProvider, record_sent
+
+if TYPE_CHECKING:
+    from mailproviders.message import EmailMessage
+
+__all__ = ["EmailBackend"]
+
+logger = logging.getLogger("mailproviders")
+
+#: Used when ``timeout=None`` is given: a process blocked forever is never wanted.
+DEFAULT_TIMEOUT = 30.0
+
+
+@functools.cache
+def _local_hostname() -> str:
+    # smtplib would otherwise look up the FQDN (a DNS query) on every connection.
+    return socket.getfqdn()
+
+
+class _Prepared(NamedTuple):
+    """What one message needs on the wire, computed before any connection is made."""
+
+    sender: str
+    recipients: list[str]  # SMTP form (IDNA domains), without duplicates
+    written: dict[str, list[str]]  # SMTP form -> the addresses as the caller wrote them
+    data: bytes
+    needs_smtputf8: bool
+
+
+class EmailBackend(BaseEmailBackend):
+    """Send messages through an SMTP server.
+
+    ``port`` defaults to 465 with ``use_ssl`` (implicit TLS), 587 with ``use_tls``
+    (STARTTLS, which the server *must* offer) and 25 otherwise. Server certificates are
+    verified against ``ssl_cafile`` or the system store; ``ssl_certfile``/``ssl_keyfile``
+    add a client certificate. ``timeout=None`` means 30 seconds. Login happens only when
+    both ``username`` and ``password`` are set.
+
+    One connection serves all messages of a :meth:`send_messages` call; a connection opened
+    with :meth:`open` (or ``with backend:``) serves every call until :meth:`close`. One
+    instance may be shared by threads: open, send and close are serialized by a lock.
+
+    Raises :class:`~mailproviders.exceptions.InvalidEmailProvider` (option ``use_ssl``)
+    when ``use_tls`` and ``use_ssl`` are both true, or (option ``ssl_keyfile``) when a key
+    file is given without a certificate file.
+    """
+
+    def __init__(
+        self,
+        *,
+        alias: str | None = None,
+        host: str = "localhost",
+        port: int | None = None,
+        username: str | None = None,
+        password: str | SecretStr | None = None,
+        use_tls: bool = False,
+        use_ssl: bool = False,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        ssl_certfile: str | PathLike[str] | None = None,
+        ssl_keyfile: str | PathLike[str] | None = None,
+        ssl_cafile: str | PathLike[str] | None = None,
+        fail_silently: bool | NotGiven = NOT_GIVEN,
+    ) -> None:
+        super().__init__(alias=alias, fail_silently=fail_silently)
+        if use_tls and use_ssl:
+            raise InvalidEmailProvider(
+                "use_tls (STARTTLS) and use_ssl (implicit TLS) are mutually exclusive; "
+                "set only one of them",
+                alias=alias,
+                option="use_ssl",
+            )
+        if ssl_keyfile is not None and ssl_certfile is None:
+            raise InvalidEmailProvider(
+                "ssl_keyfile requires ssl_certfile", alias=alias, option="ssl_keyfile"
+            )
+        self.host = host
+        self.port = port if port is not None else 465 if use_ssl else 587 if use_tls else 25
+        self.username = username
+        #: Kept as a ``SecretStr`` so that it never shows up when the backend is printed.
+        self.password = SecretStr(password) if isinstance(password, str) else password
+        self.use_tls = use_tls
+        self.use_ssl = use_ssl
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+        self.ssl_certfile = ssl_certfile
+        self.ssl_keyfile = ssl_keyfile
+        self.ssl_cafile = ssl_cafile
+        #: The open connection, or ``None``.
+        self.connection: smtplib.SMTP | None = None
+        self._ssl_context: ssl.SSLContext | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The verifying TLS context (built once, on first use).
+
+        Raises ``OSError``/``ssl.SSLError`` when a certificate file cannot be loaded.
+        """
+        if self._ssl_context is None:
+            context = ssl.create_default_context(cafile=self.ssl_cafile)
+            if self.ssl_certfile is not None:
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+            self._ssl_context = context
+        return self._ssl_context
+
+    def open(self) -> None:
+        """Connect, negotiate TLS and log in, unless a connection is already open.
+
+        Raises ``OSError`` (refused, timeout, certificate verification failure),
+        ``smtplib.SMTPNotSupportedError`` when ``use_tls`` is set and the server does not
+        offer STARTTLS, ``smtplib.SMTPAuthenticationError`` when login fails.
+        """
+        with self._lock:
+            self._open()
+
+    def _open(self) -> bool:
+        """Open the connection if needed; return whether this call opened it."""
+        if self.connection is not None:
+            return False
+        if self.use_ssl:
+            connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host,
+                self.port,
+                local_hostname=_local_hostname(),
+                timeout=self.timeout,
+                context=self.ssl_context,
+            )
+        else:
+            connection = smtplib.SMTP(
+                self.host, self.port, local_hostname=_local_hostname(), timeout=self.timeout
+            )
+        try:
+            if self.use_tls:
+                self._starttls(connection)
+            if self.username and self.password:
+                connection.login(self.username, self.password.get_secret_value())
+        except BaseException:
+            _close_quietly(connection)
+            raise
+        self.connection = connection
+        return True
+
+    def _starttls(self, connection: smtplib.SMTP) -> None:
+        connection.ehlo_or_helo_if_needed()
+        if not connection.has_extn("starttls"):
+            raise smtplib.SMTPNotSupportedError(
+                f"the SMTP server {self.host}:{self.port} does not offer STARTTLS, which "
+                "use_tls requires; nothing was sent in plain text (use use_ssl for "
+                "implicit TLS, or talk to a server that offers STARTTLS)"
+            )
+        connection.starttls(context=self.ssl_context)
+        connection.ehlo()
+
+    def close(self) -> None:
+        """Say QUIT and close the connection; errors (server already gone) are ignored."""
+        with self._lock:
+            connection, self.connection = self.connection, None
+            if connection is not None:
+                _close_quietly(connection)
+
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """Send ``messages`` and return how many the server accepted.
+
+        Messages without recipients are skipped (not counted). A message accepted for
+        some recipients counts as sent; the refused ones are recorded on it as
+        ``refused_recipients`` (every attempted message gets that attribute, ``{}`` when
+        none was refused) and logged at WARNING. Raises ``ValueError`` for an invalid
+        address (before anything is sent for that message),
+        ``smtplib.SMTPRecipientsRefused`` when every recipient is refused, and any
+        ``smtplib.SMTPException``/``OSError`` from the server; the exception carries
+        ``sent_count``/``sent_messages``.
+        """
+        sent: list[EmailMessage] = []
+        with self._lock:
+            opened_here = False
+            try:
+                for message in messages:
+                    if not message.recipients():
+                        continue
+                    prepared = _prepare(message)
+                    if self.connection is None:
+                        opened_here = self._open()
+                    self._deliver(message, prepared)
+                    sent.append(message)
+            except BaseException as exc:
+                record_sent(exc, sent)
+                self._drop_if_broken(exc)
+                if self._legacy_fail_silently and isinstance(exc, OSError):
+                    return len(sent)
+                raise
+            finally:
+                if opened_here:
+                    self.close()
+        return len(sent)
+
+    def _drop_if_broken(self, exc: BaseException) -> None:
+        # A refusal reply leaves the session usable; a lost connection, a timeout or a
+        # protocol error does not, so an explicitly opened connection is dropped and the
+        # next call connects afresh.
+        connection = self.connection
+        if connection is None:
+            return
+        refusal = isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused)
+        if getattr(connection, "sock", None) is None or (isinstance(exc, OSError) and not refusal):
+            self.close()
+
+    def _deliver(self, message: EmailMessage, prepared: _Prepared) -> None:
+        connection = self.connection
+        assert connection is not None
+        options: list[str] = []
+        if prepared.needs_smtputf8:
+            connection.ehlo_or_helo_if_needed()
+            if not connection.has_extn("smtputf8"):
+                address = next(a for a in [prepared.sender, *prepared.recipients] if _utf8(a))
+                raise ValueError(
+                    f"address {address!r} has a non-ASCII local part and the SMTP server "
+                    f"{self.host}:{self.port} does not support SMTPUTF8"
+                )
+            options.append("SMTPUTF8")
+        message.refused_recipients = {}
+        try:
+            refused = connection.sendmail(
+                prepared.sender, prepared.recipients, prepared.data, mail_options=options
+            )
+        except smtplib.SMTPRecipientsRefused as exc:
+            message.refused_recipients = _as_written(exc.recipients, prepared.written)
+            raise
+        if refused:
+            message.refused_recipients = _as_written(refused, prepared.written)
+            logger.warning(
+                "%s: the SMTP server %s:%s accepted the message but refused %d recipient(s): %s",
+                self.alias or "smtp",
+                self.host,
+                self.port,
+                len(message.refused_recipients),
+                "; ".join(
+                    f"{address} ({code} {reply})"
+                    for address, (code, reply) in message.refused_recipients.items()
+                ),
+            )
+
+    def __repr__(self) -> str:
+        tls = "implicit TLS" if self.use_ssl else "STARTTLS" if self.use_tls else "none"
+        password = ", password='**********'" if self.password else ""
+        return (
+            f"<{type(self).__module__}.{type(self).__qualname__} alias={self.alias!r}, "
+            f"host={self.host!r}, port={self.port}, username={self.username!r}{password}, "
+            f"tls={tls!r}>"
+        )
+
+
+def _utf8(address: str) -> bool:
+    return not address.isascii()
+
+
+def _prepare(message: EmailMessage) -> _Prepared:
+    """Validate addresses and serialize ``message``; raises ``ValueError`` when invalid."""
+    envelope = message.envelope()
+    written: dict[str, list[str]] = {}
+    for as_written, smtp_address in envelope.recipients:
+        written.setdefault(smtp_address, []).append(as_written)
+    recipients = list(written)
+    return _Prepared(
+        sender=envelope.sender,
+        recipients=recipients,
+        written=written,
+        data=message.as_bytes(linesep="\r\n"),
+        needs_smtputf8=any(map(_utf8, [envelope.sender, *recipients])),
+    )
+
+
+def _as_written(
+    refused: dict[str, tuple[int, bytes]], written: dict[str, list[str]]
+) -> dict[str, tuple[int, str]]:
+    result: dict[str, tuple[int, str]] = {}
+    for smtp_address, (code, reply) in refused.items():
+        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+        for address in written.get(smtp_address, [smtp_address]):
+            result[address] = (code, text)
+    return result
+
+
+def _close_quietly(connection: smtplib.SMTP) -> None:
+    try:
+        connection.quit()
+    except OSError:  # includes SMTPException: the server may already have hung up
+        pass
+    finally:
+        connection.close()
