@@ -1,27 +1,222 @@
-"""Typed settings (placeholder until the configuration layer lands)."""
+"""Typed settings: :class:`MailSettings`, loaded lazily from code, environment, ``.env``.
+
+Precedence, per setting: values given in code (``mailproviders.configure(...)`` →
+:func:`load_settings`) replace the whole setting; otherwise the environment, then a
+``.env`` file in the working directory (these two combine key by key, the environment
+winning), then the defaults. Every problem is reported at once as
+:class:`~mailproviders.exceptions.ImproperlyConfigured` (an
+:class:`~mailproviders.exceptions.InvalidEmailProvider` when all problems lie inside
+``EMAIL_PROVIDERS``), never as a bare pydantic ``ValidationError``, and never with a
+secret in the message.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
-__all__ = ["MailSettings", "get_settings", "set_settings"]
+from mailproviders._dsn import parse_dsn
+from mailproviders._options import BUILTIN_BACKENDS, import_backend
+from mailproviders._provider import ProviderConfig, ProviderDefaults, provider_from
+from mailproviders._sources import DotEnvSource, EnvSource
+from mailproviders._validate import problems_from_error
+from mailproviders.exceptions import (
+    ConfigProblem,
+    ImproperlyConfigured,
+    InvalidEmailProvider,
+)
+
+__all__ = [
+    "BUILTIN_BACKENDS",
+    "MailSettings",
+    "ProviderConfig",
+    "ProviderDefaults",
+    "get_settings",
+    "import_backend",
+    "json_schema",
+    "load_settings",
+    "parse_dsn",
+    "set_settings",
+    "validate_providers",
+]
+
+_PROBLEMS = "mailproviders_problems"
+
+
+def _address_list(value: Any) -> Any:
+    # From the environment: a JSON list, or addresses separated by commas.
+    if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("expected a JSON list of addresses") from None
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+AddressList = Annotated[list[str], NoDecode]
 
 
 class MailSettings(BaseSettings):
-    """All settings mailproviders reads."""
+    """Every setting mailproviders reads (names as in Django).
 
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
+    Constructing it reads the environment and ``.env`` for the settings not passed as
+    arguments; a setting passed replaces that whole setting. Raises
+    :class:`ImproperlyConfigured` / :class:`InvalidEmailProvider` listing every problem.
+    """
 
-    EMAIL_PROVIDERS: dict[str, Any] | None = None
-    DEFAULT_FROM_EMAIL: str = "webmaster@localhost"
-    SERVER_EMAIL: str = "root@localhost"
-    ADMINS: list[str] = []
-    MANAGERS: list[str] = []
-    EMAIL_SUBJECT_PREFIX: str = "[mailproviders] "
-    EMAIL_USE_LOCALTIME: bool = False
+    model_config = SettingsConfigDict(
+        case_sensitive=True,
+        extra="ignore",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        hide_input_in_errors=True,
+        frozen=True,
+    )
+
+    EMAIL_PROVIDERS: dict[str, ProviderConfig] | None = Field(
+        None, description="Alias → provider (a mapping with BACKEND/OPTIONS/DEFAULTS or a DSN)."
+    )
+    DEFAULT_FROM_EMAIL: str = Field("webmaster@localhost", description="Default sender.")
+    SERVER_EMAIL: str = Field("root@localhost", description="Sender of admins/managers mail.")
+    ADMINS: AddressList = Field(default_factory=list, description="Addresses of the admins.")
+    MANAGERS: AddressList = Field(default_factory=list, description="Addresses of managers.")
+    EMAIL_SUBJECT_PREFIX: str = Field("[mailproviders] ", description="Admins mail prefix.")
+    EMAIL_USE_LOCALTIME: bool = Field(False, description="Date header in local time.")
+    # Legacy single-backend settings (deprecated; turned into a provider elsewhere).
+    EMAIL_BACKEND: str | None = Field(None, description="Legacy: use EMAIL_PROVIDERS.")
+    EMAIL_HOST: str | None = Field(None, description="Legacy: use EMAIL_PROVIDERS.")
+    EMAIL_PORT: int | None = Field(None, ge=1, le=65535, description="Legacy.")
+    EMAIL_HOST_USER: str | None = Field(None, description="Legacy: use EMAIL_PROVIDERS.")
+    EMAIL_HOST_PASSWORD: SecretStr | None = Field(None, description="Legacy (secret).")
+    EMAIL_USE_TLS: bool | None = Field(None, description="Legacy: use EMAIL_PROVIDERS.")
+    EMAIL_USE_SSL: bool | None = Field(None, description="Legacy: use EMAIL_PROVIDERS.")
+    EMAIL_TIMEOUT: float | None = Field(None, gt=0, description="Legacy.")
+    EMAIL_SSL_CERTFILE: str | None = Field(None, description="Legacy: use EMAIL_PROVIDERS.")
+    EMAIL_SSL_KEYFILE: str | None = Field(None, description="Legacy: use EMAIL_PROVIDERS.")
+    EMAIL_FILE_PATH: str | None = Field(None, description="Legacy: use EMAIL_PROVIDERS.")
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+        except SettingsError as exc:
+            raise ImproperlyConfigured(str(exc)) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Code, then environment, then ``.env``; settings given in code skip the others."""
+        given = init_settings.init_kwargs if isinstance(init_settings, InitSettingsSource) else {}
+        exclude = frozenset(given)
+        return init_settings, EnvSource(settings_cls, exclude), DotEnvSource(settings_cls, exclude)
+
+    @field_validator("ADMINS", "MANAGERS", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: Any) -> Any:
+        return _address_list(value)
+
+    @field_validator("EMAIL_PROVIDERS", mode="before")
+    @classmethod
+    def _validate_providers(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = None
+        if not isinstance(value, Mapping):
+            raise ValueError(
+                "expected a mapping of alias → provider (JSON object), e.g. "
+                '{"default": "console://"}; or set EMAIL_PROVIDERS__default=console://'
+            )
+        try:
+            return validate_providers(value)
+        except InvalidEmailProvider as exc:
+            raise PydanticCustomError(
+                _PROBLEMS, "invalid EMAIL_PROVIDERS", {"problems": exc.errors}
+            ) from None
+
+
+def validate_providers(mapping: Mapping[str, Any]) -> dict[str, ProviderConfig]:
+    """Validate an ``EMAIL_PROVIDERS``-shaped mapping (alias → mapping, DSN or ProviderConfig).
+
+    Raises :class:`InvalidEmailProvider` listing the problems of every alias.
+    """
+    providers: dict[str, ProviderConfig] = {}
+    problems: list[ConfigProblem] = []
+    for alias, raw in mapping.items():
+        try:
+            providers[str(alias)] = provider_from(str(alias), raw)
+        except InvalidEmailProvider as exc:
+            problems += exc.errors
+    if problems:
+        raise InvalidEmailProvider(errors=problems)
+    return providers
+
+
+def _config_error(exc: ValidationError) -> ImproperlyConfigured:
+    """One exception listing every problem of ``exc``, secrets masked."""
+    problems: list[ConfigProblem] = []
+    for error in exc.errors():
+        if error["type"] == _PROBLEMS:
+            problems += error.get("ctx", {})["problems"]
+        else:
+            single = ValidationError.from_exception_data(exc.title, [error])  # type: ignore[list-item]
+            problems += problems_from_error(single, alias=None, secrets={"EMAIL_HOST_PASSWORD"})
+    if all(problem.alias is not None for problem in problems):
+        return InvalidEmailProvider(errors=problems)
+    return ImproperlyConfigured(errors=problems)
+
+
+def _after_load(settings: MailSettings) -> MailSettings:
+    """Hook point after loading: legacy ``EMAIL_*`` settings synthesis (SPEC §7) is not
+    applied here yet; it returns the settings unchanged."""
+    return settings
+
+
+def load_settings(source: MailSettings | None = None, /, **overrides: Any) -> MailSettings:
+    """Build validated settings.
+
+    Each setting in ``overrides`` (or, when ``source`` is given, every setting of
+    ``source``) replaces that whole setting; the others come from the environment, ``.env``
+    and defaults. ``EMAIL_PROVIDERS`` values may be mappings, DSN strings or
+    :class:`ProviderConfig` instances.
+
+    Raises :class:`ImproperlyConfigured` (an :class:`InvalidEmailProvider` when every
+    problem lies inside ``EMAIL_PROVIDERS``) listing every problem as ``.errors``; raises
+    ``TypeError`` for an unknown setting name.
+    """
+    unknown = sorted(set(overrides) - set(MailSettings.model_fields))
+    if unknown:
+        raise TypeError(f"unknown setting(s): {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    if source is not None:
+        values = {name: getattr(source, name) for name in MailSettings.model_fields}
+    values.update(overrides)
+    return _after_load(MailSettings(**values))
 
 
 _lock = threading.Lock()
@@ -29,19 +224,34 @@ _current: MailSettings | None = None
 
 
 def get_settings() -> MailSettings:
-    """The settings in effect, loaded lazily on first use."""
-    global _current
+    """The settings in effect, loaded once on first use (thread-safe).
+
+    Raises :class:`ImproperlyConfigured` when the configuration is invalid (and tries
+    again on the next call).
+    """
     current = _current
     if current is None:
         with _lock:
             if _current is None:
-                _current = MailSettings()
+                _install(load_settings())
             current = _current
+    assert current is not None
     return current
+
+
+def _install(settings: MailSettings | None) -> None:
+    global _current
+    _current = settings
 
 
 def set_settings(settings: MailSettings | None) -> None:
     """Replace the settings in effect (``None``: re-read the sources on next use)."""
-    global _current
     with _lock:
-        _current = settings
+        _install(settings)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the whole configuration (as in ``schemas/``)."""
+    from mailproviders._schema import settings_schema
+
+    return settings_schema()

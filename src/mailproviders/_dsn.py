@@ -1,0 +1,145 @@
+"""Provider DSN strings: ``smtp+starttls://user:password@host:587?timeout=10`` → provider dict.
+
+A DSN is a one-line way to write a provider (handy in one environment variable). The
+scheme names the backend and its TLS mode; user and password are percent-decoded; query
+parameters become OPTIONS as strings, typed later by the backend's options model.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+from urllib.parse import SplitResult, unquote, urlsplit
+
+from mailproviders.exceptions import ConfigProblem, InvalidEmailProvider
+
+__all__ = ["DSN_SCHEMES", "looks_like_dsn", "mask_dsn", "parse_dsn"]
+
+_SMTP: Final = "mailproviders.backends.smtp.EmailBackend"
+
+#: scheme → (BACKEND dotted path, fixed OPTIONS implied by the scheme)
+DSN_SCHEMES: Final[dict[str, tuple[str, dict[str, Any]]]] = {
+    "smtp": (_SMTP, {}),
+    "smtp+starttls": (_SMTP, {"use_tls": True}),
+    "smtps": (_SMTP, {"use_ssl": True}),
+    "console": ("mailproviders.backends.console.EmailBackend", {}),
+    "file": ("mailproviders.backends.filebased.EmailBackend", {}),
+    "locmem": ("mailproviders.backends.locmem.EmailBackend", {}),
+    "dummy": ("mailproviders.backends.dummy.EmailBackend", {}),
+}
+
+_SCHEME_RE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_QUERY_SECRET_RE: Final = re.compile(r"(?i)(password=)[^&#]*")
+_STARTTLS_PORT: Final = 587
+
+
+def looks_like_dsn(value: str) -> bool:
+    """Whether ``value`` has the ``scheme://`` shape of a DSN (known scheme or not)."""
+    return _SCHEME_RE.match(value.strip()) is not None
+
+
+def mask_dsn(dsn: str) -> str:
+    """Return ``dsn`` with its password (userinfo and ``password=`` query) replaced by ``***``.
+
+    Works on malformed input too, erring on the side of masking too much.
+    """
+    match = _SCHEME_RE.match(dsn)
+    head, rest = (dsn[: match.end()], dsn[match.end() :]) if match else ("", dsn)
+    userinfo, at, hostpart = rest.rpartition("@")
+    if at and ":" in userinfo:
+        rest = userinfo.split(":", 1)[0] + ":***@" + hostpart
+    return head + _QUERY_SECRET_RE.sub(r"\1***", rest)
+
+
+def _problem(
+    alias: str, dsn: str, message: str, option: str | None = None
+) -> InvalidEmailProvider:
+    text = f"{message} (in DSN {mask_dsn(dsn)!r})"
+    return InvalidEmailProvider(errors=[ConfigProblem(alias, option, text)])
+
+
+def _query_options(parts: SplitResult, *, alias: str, dsn: str) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in filter(None, parts.query.split("&")):
+        key, _, value = pair.partition("=")
+        key = unquote(key)
+        if not key:
+            raise _problem(alias, dsn, "empty query parameter name")
+        if key in options:
+            raise _problem(alias, dsn, "query parameter given twice", option=key)
+        options[key] = unquote(value)
+    return options
+
+
+def _smtp_options(parts: SplitResult, scheme: str, *, alias: str, dsn: str) -> dict[str, Any]:
+    try:
+        port = parts.port
+    except ValueError:
+        raise _problem(alias, dsn, "expected an integer 1–65535 as port", option="port") from None  # noqa: RUF001
+    if scheme == "smtps" and port == _STARTTLS_PORT:
+        raise _problem(
+            alias,
+            dsn,
+            "smtps:// means implicit TLS (usually port 465), but port 587 is for STARTTLS; "
+            "write smtp+starttls://…:587 instead",
+        )
+    if not parts.hostname:
+        raise _problem(alias, dsn, "an SMTP DSN needs a host, e.g. smtp://host:25", "host")
+    options: dict[str, Any] = {"host": parts.hostname}
+    if port is not None:
+        options["port"] = port
+    if parts.username:
+        options["username"] = unquote(parts.username)
+    if parts.password is not None:
+        options["password"] = unquote(parts.password)
+    return options
+
+
+def _file_path(parts: SplitResult, *, alias: str, dsn: str) -> str:
+    # file:///abs/dir is absolute; file://relative/dir is relative to the working directory.
+    netloc = "" if parts.netloc == "localhost" else unquote(parts.netloc)
+    path = netloc + unquote(parts.path)
+    if not path:
+        raise _problem(
+            alias, dsn, "a file DSN needs a directory, e.g. file:///var/mail", "file_path"
+        )
+    return path
+
+
+def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
+    """Parse a provider DSN into ``{"BACKEND": dotted path, "OPTIONS": {...}}``.
+
+    Schemes: ``smtp``, ``smtp+starttls`` (``use_tls``), ``smtps`` (``use_ssl``; port 587 is
+    rejected, suggesting ``smtp+starttls``), ``console``, ``file`` (``file:///dir``),
+    ``locmem``, ``dummy``. User and password are percent-decoded; query parameters become
+    OPTIONS (strings here, typed when the provider is validated).
+
+    Raises :class:`InvalidEmailProvider` naming ``alias`` for an unknown scheme or a
+    malformed DSN; its message shows the DSN with the password masked.
+    """
+    text = dsn.strip()
+    match = _SCHEME_RE.match(text)
+    if match is None:
+        raise _problem(alias, text, "not a DSN (expected scheme://…, e.g. smtp://host:25)")
+    scheme = match.group(1).lower()
+    if scheme not in DSN_SCHEMES:
+        known = ", ".join(f"{name}://" for name in DSN_SCHEMES)
+        raise _problem(alias, text, f"unknown DSN scheme {scheme!r}; expected one of {known}")
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise _problem(alias, text, f"malformed DSN: {exc}") from None
+    backend, implied = DSN_SCHEMES[scheme]
+    options: dict[str, Any] = dict(implied)
+    if backend == _SMTP:
+        options.update(_smtp_options(parts, scheme, alias=alias, dsn=text))
+    elif scheme == "file":
+        options["file_path"] = _file_path(parts, alias=alias, dsn=text)
+    elif parts.netloc or parts.path.strip("/"):
+        raise _problem(alias, text, f"{scheme}:// takes no host or path, only ?options")
+    for key, value in _query_options(parts, alias=alias, dsn=text).items():
+        if key in options:
+            where = "by the scheme" if key in implied else "in the DSN already"
+            raise _problem(alias, text, f"{key} is set {where}; give it once", option=key)
+        options[key] = value
+    return {"BACKEND": backend, "OPTIONS": options}

@@ -1,0 +1,197 @@
+"""Validation of a provider's OPTIONS against its backend, with secret-safe error messages.
+
+Built-in backends use the hand-written models of :mod:`mailproviders._options`; a custom
+backend gets a model derived from the annotations of its ``__init__``: an un-annotated
+parameter accepts anything, ``**kwargs`` accepts unknown keys.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, cast
+
+from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError, create_model
+from pydantic_core import ErrorDetails
+
+from mailproviders._options import OPTIONS_MODELS, BuiltinOptions, import_backend
+from mailproviders.exceptions import ConfigProblem, InvalidEmailProvider
+
+__all__ = [
+    "MASK",
+    "SECRET_NAMES",
+    "backend_kwargs",
+    "describe_value",
+    "problems_from_error",
+    "validate_options",
+]
+
+MASK: Final = "'**********'"
+#: Option names that are secret whatever their annotation.
+SECRET_NAMES: Final = frozenset({"password"})
+#: Keys a backend receives from the handler, never from OPTIONS.
+RESERVED_OPTIONS: Final = frozenset({"alias"})
+
+
+def describe_value(value: object, *, secret: bool) -> str:
+    """``repr(value)`` shortened to one line, or a mask for a secret."""
+    if secret:
+        return MASK
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _mentions_secret(annotation: object) -> bool:
+    if annotation is SecretStr:
+        return True
+    return any(_mentions_secret(arg) for arg in typing.get_args(annotation))
+
+
+def _message(error: ErrorDetails, expected: str | None, secret: bool, known: str) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required, not given"
+    if kind == "extra_forbidden":
+        return f"unknown option; expected one of: {known}" if known else "unknown option"
+    if kind == "value_error":
+        # Our own validators phrase the whole message (and never see secrets).
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    given = describe_value(error.get("input"), secret=secret)
+    if expected is None:
+        text = error["msg"]
+        if text.startswith("Input should be "):
+            return f"expected {text.removeprefix('Input should be ')}, got {given}"
+        return f"{text[0].lower()}{text[1:]}, got {given}"
+    return f"expected {expected}, got {given}"
+
+
+def problems_from_error(
+    exc: ValidationError,
+    *,
+    alias: str | None,
+    prefix: str = "",
+    secrets: Iterable[str] = (),
+    expected: Mapping[str, str] | None = None,
+    known: Iterable[str] = (),
+) -> list[ConfigProblem]:
+    """Turn a pydantic ``ValidationError`` into :class:`ConfigProblem` s.
+
+    ``prefix`` is prepended to the option path (e.g. ``"DEFAULTS."``); values of options
+    named in ``secrets`` or :data:`SECRET_NAMES` are masked; ``known`` lists the valid
+    names for an "unknown option" message.
+    """
+    known_names = ", ".join(known)
+    secret_names = SECRET_NAMES | set(secrets)
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        name = loc[0] if loc else None
+        option = prefix + ".".join(loc) if loc else (prefix.rstrip(".") or None)
+        hint = (expected or {}).get(name or "")
+        problems.append(
+            ConfigProblem(alias, option, _message(error, hint, name in secret_names, known_names))
+        )
+    return problems
+
+
+def _annotation_accepts(annotation: Any) -> bool:
+    try:
+        TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
+    except Exception:  # any schema-generation failure: fall back to "accept anything"
+        return False
+    return True
+
+
+@functools.cache
+def custom_options_model(backend: type) -> tuple[type[BaseModel], frozenset[str]]:
+    """The OPTIONS model derived from ``backend.__init__`` and its SecretStr options."""
+    signature = inspect.signature(backend)
+    try:
+        hints = typing.get_type_hints(cast(Any, backend).__init__)
+    except Exception:  # unresolvable forward references: treat those options as Any
+        hints = {}
+    fields: dict[str, Any] = {}
+    extra = "forbid"
+    for name, param in signature.parameters.items():
+        if param.kind is param.VAR_KEYWORD:
+            extra = "allow"
+        if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL) or name in RESERVED_OPTIONS:
+            continue
+        annotation = hints.get(name, Any)
+        if not _annotation_accepts(annotation):
+            annotation = Any
+        default = ... if param.default is param.empty else param.default
+        fields[name] = (annotation, default)
+    config = ConfigDict(extra=extra, arbitrary_types_allowed=True, hide_input_in_errors=True)  # type: ignore[typeddict-item]
+    model = create_model(f"{backend.__name__}Options", __config__=config, **fields)
+    secrets = frozenset(name for name in fields if _mentions_secret(hints.get(name)))
+    return model, secrets
+
+
+def _model_for(path: str, alias: str) -> tuple[type[BaseModel], frozenset[str]] | None:
+    builtin = OPTIONS_MODELS.get(path)
+    if builtin is not None:
+        return builtin, frozenset()
+    try:
+        backend = import_backend(path, alias)
+    except InvalidEmailProvider:
+        return None  # reported when the alias is first used, as the SPEC asks
+    return custom_options_model(backend)
+
+
+def validate_options(alias: str, path: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``options`` for the backend at ``path``; return the typed values given.
+
+    Only the options given are returned (defaults stay the backend's), secrets as
+    ``SecretStr``. A custom backend that cannot be imported is not checked here.
+
+    Raises :class:`InvalidEmailProvider` listing every problem, naming ``alias``.
+    """
+    problems = [
+        ConfigProblem(alias, key, "reserved (the provider's name is passed as alias); remove it")
+        for key in options
+        if key in RESERVED_OPTIONS
+    ]
+    options = {key: value for key, value in options.items() if key not in RESERVED_OPTIONS}
+    found = _model_for(path, alias)
+    if found is None:
+        values = dict(options)
+    else:
+        model, secrets = found
+        expected = getattr(model, "EXPECTED", None)
+        try:
+            instance = model.model_validate(options)
+        except ValidationError as exc:
+            problems += problems_from_error(
+                exc, alias=alias, secrets=secrets, expected=expected, known=model.model_fields
+            )
+            instance = None
+        if instance is not None:
+            if isinstance(instance, BuiltinOptions):
+                problems += [ConfigProblem(alias, *pair) for pair in instance.problems()]
+            values = {key: getattr(instance, key) for key in options}
+    if problems:
+        raise InvalidEmailProvider(errors=problems)
+    for key in SECRET_NAMES & set(values):
+        if isinstance(values[key], str):
+            values[key] = SecretStr(values[key])
+    return values
+
+
+def backend_kwargs(path: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments a backend is built with: ``options`` with secrets unwrapped.
+
+    An option whose ``__init__`` parameter of a custom backend is annotated ``SecretStr``
+    stays a ``SecretStr``.
+    """
+    keep: frozenset[str] = frozenset()
+    if path not in OPTIONS_MODELS:
+        keep = custom_options_model(import_backend(path, None))[1]
+    return {
+        key: value.get_secret_value()
+        if isinstance(value, SecretStr) and key not in keep
+        else value
+        for key, value in options.items()
+    }

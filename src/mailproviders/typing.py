@@ -1,0 +1,184 @@
+"""Static types of the configuration: TypedDicts and the :func:`provider` builder.
+
+Annotate a configuration with :data:`EmailProvidersDict` and mypy checks each built-in
+provider's ``BACKEND`` (a ``Literal`` of its names) and ``OPTIONS`` (a TypedDict)::
+
+    EMAIL_PROVIDERS: EmailProvidersDict = {
+        "default": {"BACKEND": "smtp", "OPTIONS": {"host": "smtp.example.com", "port": 587}},
+        "log": "console://",
+    }
+
+For any other backend, :func:`provider` checks the options against the backend's own
+``__init__`` (via ``ParamSpec``); a custom provider written as a dict names the class
+itself as ``BACKEND`` (a string path would be indistinguishable from a misspelt
+built-in, so mypy could check nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from os import PathLike
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    NotRequired,
+    ParamSpec,
+    Required,
+    TextIO,
+    TypeAlias,
+    TypedDict,
+    cast,
+)
+
+from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from mailproviders.backends.base import BaseEmailBackend
+
+__all__ = [
+    "ConsoleOptionsDict",
+    "ConsoleProviderDict",
+    "CustomProviderDict",
+    "DummyProviderDict",
+    "EmailProvidersDict",
+    "FileOptionsDict",
+    "FileProviderDict",
+    "LocmemProviderDict",
+    "NoOptionsDict",
+    "ProviderDefaultsDict",
+    "ProviderDict",
+    "SMTPOptionsDict",
+    "SMTPProviderDict",
+    "provider",
+]
+
+P = ParamSpec("P")
+
+_Path: TypeAlias = str | PathLike[str]
+
+
+class ProviderDefaultsDict(TypedDict, total=False):
+    """``DEFAULTS`` of a provider: message defaults applied at send time."""
+
+    from_email: str
+    reply_to: list[str]
+    headers: dict[str, str]
+
+
+class SMTPOptionsDict(TypedDict, total=False):
+    """``OPTIONS`` of the SMTP backend (``host`` is required)."""
+
+    host: Required[str]
+    port: int | None
+    username: str | None
+    password: str | SecretStr | None
+    use_tls: bool
+    use_ssl: bool
+    timeout: float
+    ssl_certfile: _Path | None
+    ssl_keyfile: _Path | None
+    ssl_cafile: _Path | None
+    fail_silently: bool
+
+
+class ConsoleOptionsDict(TypedDict, total=False):
+    """``OPTIONS`` of the console backend."""
+
+    stream: TextIO | Literal["stdout", "stderr"]
+    fail_silently: bool
+
+
+class FileOptionsDict(TypedDict, total=False):
+    """``OPTIONS`` of the file backend (``file_path`` is required)."""
+
+    file_path: Required[_Path]
+    fail_silently: bool
+
+
+class NoOptionsDict(TypedDict, total=False):
+    """``OPTIONS`` of the locmem and dummy backends."""
+
+    fail_silently: bool
+
+
+class SMTPProviderDict(TypedDict):
+    """An SMTP provider (``BACKEND`` may be omitted: SMTP is the default)."""
+
+    BACKEND: NotRequired[Literal["smtp", "mailproviders.backends.smtp.EmailBackend"]]
+    OPTIONS: SMTPOptionsDict
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
+class ConsoleProviderDict(TypedDict):
+    """A console provider."""
+
+    BACKEND: Literal["console", "mailproviders.backends.console.EmailBackend"]
+    OPTIONS: NotRequired[ConsoleOptionsDict]
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
+class FileProviderDict(TypedDict):
+    """A file provider."""
+
+    BACKEND: Literal["filebased", "file", "mailproviders.backends.filebased.EmailBackend"]
+    OPTIONS: FileOptionsDict
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
+class LocmemProviderDict(TypedDict):
+    """A locmem provider (messages go to ``mailproviders.outbox``)."""
+
+    BACKEND: Literal["locmem", "mailproviders.backends.locmem.EmailBackend"]
+    OPTIONS: NotRequired[NoOptionsDict]
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
+class DummyProviderDict(TypedDict):
+    """A dummy provider (sends nothing)."""
+
+    BACKEND: Literal["dummy", "mailproviders.backends.dummy.EmailBackend"]
+    OPTIONS: NotRequired[NoOptionsDict]
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
+class CustomProviderDict(TypedDict):
+    """A provider of any backend class, as returned by :func:`provider`."""
+
+    BACKEND: type[BaseEmailBackend]
+    OPTIONS: NotRequired[Mapping[str, Any]]
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
+#: Any provider written as a dict.
+ProviderDict: TypeAlias = (
+    SMTPProviderDict
+    | ConsoleProviderDict
+    | FileProviderDict
+    | LocmemProviderDict
+    | DummyProviderDict
+    | CustomProviderDict
+)
+
+#: The type of ``EMAIL_PROVIDERS``: alias → provider dict or DSN string.
+EmailProvidersDict: TypeAlias = dict[str, ProviderDict | str]
+
+
+def provider(
+    backend: Callable[P, BaseEmailBackend], /, *args: P.args, **options: P.kwargs
+) -> CustomProviderDict:
+    """A provider dict for ``backend`` with ``options``, checked by mypy against its ``__init__``.
+
+    ``provider(SMTPBackend, host="smtp.example.com", port=587)``. Raises ``TypeError`` at
+    run time for positional options, for ``alias`` (set from the provider's name) and when
+    ``backend`` is not a ``BaseEmailBackend`` subclass.
+    """
+    from mailproviders.backends.base import BaseEmailBackend
+
+    if args:
+        raise TypeError("provider() takes the backend options as keyword arguments only")
+    if not (isinstance(backend, type) and issubclass(backend, BaseEmailBackend)):
+        raise TypeError(f"provider() needs a BaseEmailBackend subclass, got {backend!r}")
+    if "alias" in options:
+        raise TypeError("alias is reserved: it is set from the provider's name")
+    return cast(CustomProviderDict, {"BACKEND": backend, "OPTIONS": dict(options)})
