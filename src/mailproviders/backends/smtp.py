@@ -227,7 +227,9 @@ class EmailBackend(BaseEmailBackend):
         if prepared.needs_smtputf8:
             connection.ehlo_or_helo_if_needed()
             if not connection.has_extn("smtputf8"):
-                address = next(a for a in [prepared.sender, *prepared.recipients] if _utf8(a))
+                address = next(
+                    a for a in [prepared.sender, *prepared.recipients] if not a.isascii()
+                )
                 raise ValueError(
                     f"address {address!r} has a non-ASCII local part and the SMTP server "
                     f"{self.host}:{self.port} does not support SMTPUTF8"
@@ -265,10 +267,6 @@ class EmailBackend(BaseEmailBackend):
         )
 
 
-def _utf8(address: str) -> bool:
-    return not address.isascii()
-
-
 def _prepare(message: EmailMessage) -> _Prepared:
     """Validate addresses and serialize ``message``; raises ``ValueError`` when invalid."""
     envelope = message.envelope()
@@ -281,7 +279,7 @@ def _prepare(message: EmailMessage) -> _Prepared:
         recipients=recipients,
         written=written,
         data=message.as_bytes(linesep="\r\n"),
-        needs_smtputf8=any(map(_utf8, [envelope.sender, *recipients])),
+        needs_smtputf8=not all(a.isascii() for a in [envelope.sender, *recipients]),
     )
 
 
@@ -290,9 +288,8 @@ def _as_written(
 ) -> dict[str, tuple[int, str]]:
     result: dict[str, tuple[int, str]] = {}
     for smtp_address, (code, reply) in refused.items():
-        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
         for address in written.get(smtp_address, [smtp_address]):
-            result[address] = (code, text)
+            result[address] = (code, reply.decode("utf-8", "replace"))
     return result
 
 
