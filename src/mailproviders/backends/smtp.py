@@ -57,6 +57,10 @@ class EmailBackend(BaseEmailBackend):
     with :meth:`open` (or ``with backend:``) serves every call until :meth:`close`. One
     instance may be shared by threads: open, send and close are serialized by a lock.
 
+    The deprecated ``fail_silently=True`` keeps the historical behaviour: an
+    ``smtplib.SMTPException`` or ``OSError`` stops the call, which returns the number of
+    messages accepted so far instead of raising.
+
     Raises :class:`~mailproviders.exceptions.InvalidEmailProvider` (option ``use_ssl``)
     when ``use_tls`` and ``use_ssl`` are both true, or (option ``ssl_keyfile``) when a key
     file is given without a certificate file.
