@@ -120,7 +120,9 @@ def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
     text = dsn.strip()
     match = _SCHEME_RE.match(text)
     if match is None:
-        raise _problem(alias, text, "not a DSN (expected scheme://…, e.g. smtp://host:25)")
+        # Not echoed: a string that is not a DSN could be anything, a secret included.
+        message = "expected a DSN (scheme://…, e.g. smtp://host:25) or a mapping; got a string"
+        raise InvalidEmailProvider(errors=[ConfigProblem(alias, None, message)])
     scheme = match.group(1).lower()
     if scheme not in DSN_SCHEMES:
         known = ", ".join(f"{name}://" for name in DSN_SCHEMES)

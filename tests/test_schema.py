@@ -1,0 +1,87 @@
+"""The JSON Schema in schemas/ (generated from the models by scripts/generate_schema.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from mailproviders.settings import json_schema
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "email-providers.schema.json"
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft202012Validator:
+    schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_checked_in_schema_is_current() -> None:
+    from mailproviders._schema import render_schema
+
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == render_schema(), (
+        "schemas/email-providers.schema.json is stale; run: python scripts/generate_schema.py"
+    )
+    assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == json_schema()
+
+
+def test_accepts_a_good_configuration(validator: jsonschema.Draft202012Validator) -> None:
+    config = {
+        "EMAIL_PROVIDERS": {
+            "default": {
+                "BACKEND": "mailproviders.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "smtp.example.com", "port": 587, "use_tls": True,
+                            "username": "app", "password": "x", "timeout": 10},
+                "DEFAULTS": {"from_email": "app@example.com", "headers": {"X-App": "1"}},
+            },
+            "short": {"BACKEND": "smtp", "OPTIONS": {"host": "h"}},
+            "implicit": {"OPTIONS": {"host": "h", "use_ssl": True}},
+            "dsn": "smtp+starttls://user:pass@smtp.example.com:587",
+            "console": {"BACKEND": "console", "OPTIONS": {"stream": "stderr"}},
+            "files": {"BACKEND": "file", "OPTIONS": {"file_path": "/var/mail"}},
+            "tests": {"BACKEND": "locmem"},
+            "null": "dummy://",
+            "custom": {"BACKEND": "myapp.mail.ApiBackend", "OPTIONS": {"api_key": "k"}},
+        },
+        "DEFAULT_FROM_EMAIL": "app@example.com",
+        "ADMINS": ["ops@example.com"],
+        "EMAIL_USE_LOCALTIME": True,
+    }  # fmt: skip
+    assert list(validator.iter_errors(config)) == []
+
+
+@pytest.mark.parametrize(
+    "provider",
+    [
+        {
+            "BACKEND": "mailproviders.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "h", "port": "587"},
+        },
+        {"BACKEND": "smtp", "OPTIONS": {"host": "h", "port": 70000}},
+        {"BACKEND": "smtp", "OPTIONS": {"host": "h", "timeout": 0}},
+        {"BACKEND": "smtp", "OPTIONS": {"host": "h", "use_tls": True, "use_ssl": True}},
+        {"BACKEND": "smtp", "OPTIONS": {"port": 25}},
+        {"BACKEND": "smtp", "OPTIONS": {"host": "h", "hots": "typo"}},
+        {"BACKEND": "console", "OPTIONS": {"stream": "stdlog"}},
+        {"BACKEND": "file"},
+        {"BACKEND": "locmem", "OPTIONS": {"x": 1}},
+        {"BACKEND": "console", "DEFAULTS": {"subject": "x"}},
+        {"BACKEND": "console", "options": {}},
+        {"BACKEND": "myapp.Backend", "OPTIONS": {"alias": "x"}},
+        {"BACKEND": "not a path"},
+        "ftp://host",
+        42,
+    ],
+)
+def test_rejects_a_bad_provider(validator: jsonschema.Draft202012Validator, provider: Any) -> None:
+    assert not validator.is_valid({"EMAIL_PROVIDERS": {"default": provider}})
+
+
+def test_rejects_bad_top_level_settings(validator: jsonschema.Draft202012Validator) -> None:
+    assert not validator.is_valid({"ADMINS": "ops@example.com"})
+    assert not validator.is_valid({"EMAIL_PORT": 0})
