@@ -1,0 +1,170 @@
+"""Parsing and formatting of email addresses: mailboxes, addr-specs, IDNA domains.
+
+Every address a message uses goes through :func:`parse_mailbox` exactly once per
+use; the result carries what the header writer and the SMTP envelope need.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from email import _header_value_parser as _parser
+from email import errors
+from typing import NamedTuple
+
+__all__ = ["Mailbox", "idna_domain", "parse_address_list", "parse_mailbox"]
+
+# RFC 5321 limits a path to 256 octets, so an addr-spec to 254.
+MAX_ADDR_SPEC_LENGTH = 254
+
+_ATEXT = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~")
+_ANGLE_FORM = re.compile(r"^(?P<name>.*?)\s*<(?P<addr>[^<>]*)>\s*$", re.DOTALL)
+_ASCII_DOMAIN = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$"
+)
+_ParseErrors = (errors.HeaderParseError, IndexError, ValueError, AttributeError, TypeError)
+
+
+class Mailbox(NamedTuple):
+    """One parsed address: display name, local part (may be non-ASCII), ASCII domain."""
+
+    display_name: str
+    local_part: str
+    domain: str
+
+    @property
+    def addr_spec(self) -> str:
+        """``local@domain`` with the local part quoted when RFC 5322 requires it."""
+        return f"{format_local_part(self.local_part)}@{self.domain}"
+
+
+def _is_dot_atom(text: str) -> bool:
+    """True when ``text`` is a dot-atom (non-ASCII letters count as atext, RFC 6531)."""
+    return all(
+        word and all(c in _ATEXT or (not c.isascii() and c.isprintable()) for c in word)
+        for word in text.split(".")
+    )
+
+
+def format_local_part(local_part: str) -> str:
+    """The local part as written in an addr-spec: bare if a dot-atom, else quoted."""
+    if _is_dot_atom(local_part):
+        return local_part
+    escaped = local_part.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def idna_domain(domain: str) -> str:
+    """``domain`` in ASCII: IDNA-encoded when it has non-ASCII labels.
+
+    Raises:
+        ValueError: the domain cannot be IDNA-encoded (bad label, too long...).
+    """
+    if domain.isascii() or domain.startswith("["):
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError(f"cannot IDNA-encode domain {domain!r}: {exc}") from None
+
+
+def _invalid(address: str, header: str, why: str) -> ValueError:
+    return ValueError(f"Invalid address {address!r} in header {header!r}: {why}")
+
+
+def _check_token(token: _parser.TokenList, address: str, header: str) -> None:
+    # Obsolete syntax (e.g. "John Q. Public") is still unambiguous; keep accepting it.
+    tolerated = (errors.NonASCIILocalPartDefect, errors.ObsoleteHeaderDefect)
+    defects = [d for d in token.all_defects if not isinstance(d, tolerated)]
+    if defects:
+        raise _invalid(address, header, str(defects[0]))
+
+
+def _build(name: str, local: str | None, domain: str | None, address: str, header: str) -> Mailbox:
+    if not local or not domain:
+        raise _invalid(address, header, "an address needs a local part and a domain")
+    if not all(c.isprintable() for c in local):
+        raise _invalid(address, header, "the local part contains control characters")
+    try:
+        ascii_domain = idna_domain(domain)
+    except ValueError as exc:
+        raise _invalid(address, header, str(exc)) from None
+    if not ascii_domain.startswith("[") and not _ASCII_DOMAIN.match(ascii_domain):
+        raise _invalid(address, header, "the domain is not valid")
+    mailbox = Mailbox(name, local, ascii_domain)
+    if len(mailbox.addr_spec) > MAX_ADDR_SPEC_LENGTH:
+        raise _invalid(address, header, f"longer than {MAX_ADDR_SPEC_LENGTH} characters")
+    return mailbox
+
+
+def _from_token(token: _parser.Mailbox, address: str, header: str) -> Mailbox:
+    _check_token(token, address, header)
+    name = token.display_name or ""
+    return _build(name, token.local_part, token.domain, address, header)
+
+
+def _parse_angle_form(address: str, header: str) -> Mailbox | None:
+    """``Some name <addr>`` where the name is not valid RFC 5322 (e.g. an unquoted comma)."""
+    match = _ANGLE_FORM.match(address)
+    if match is None:
+        return None
+    name = match["name"].strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = re.sub(r"\\(.)", r"\1", name[1:-1])
+    try:
+        token, rest = _parser.get_addr_spec(match["addr"].strip())
+    except _ParseErrors:
+        return None
+    if rest:
+        return None
+    _check_token(token, address, header)
+    return _build(name, token.local_part, token.domain, address, header)
+
+
+def parse_mailbox(address: str, header: str) -> Mailbox:
+    """Parse one address as the caller wrote it (``a@b``, ``Name <a@b>``...).
+
+    Raises:
+        ValueError: the address is not one valid mailbox; the message contains the
+            address and names ``header``.
+    """
+    if any(c in address for c in "\r\n"):
+        raise ValueError(f"Header {header!r} must not contain line breaks: {address!r}")
+    token: _parser.Mailbox | None
+    try:
+        token, rest = _parser.get_mailbox(address)
+    except _ParseErrors:
+        token, rest = None, address
+    strict_error = _invalid(address, header, "not a valid email address")
+    if token is not None and not rest.strip():
+        try:
+            return _from_token(token, address, header)
+        except ValueError as exc:  # e.g. a control character in the display name
+            strict_error = exc
+    mailbox = _parse_angle_form(address, header)
+    if mailbox is None:
+        raise strict_error
+    return mailbox
+
+
+def parse_address_list(value: str, header: str) -> list[Mailbox]:
+    """Parse a comma-separated list of mailboxes (an extra address header's value).
+
+    Raises:
+        ValueError: some part is not a valid mailbox (groups are not supported).
+    """
+    if any(c in value for c in "\r\n"):
+        raise ValueError(f"Header {header!r} must not contain line breaks: {value!r}")
+    try:
+        tokens, rest = _parser.get_address_list(value)
+    except _ParseErrors:
+        raise _invalid(value, header, "not a valid address list") from None
+    if rest.strip():
+        raise _invalid(value, header, "not a valid address list")
+    mailboxes: list[Mailbox] = []
+    for address in tokens.addresses:
+        mailbox = address[0]
+        if not isinstance(mailbox, _parser.Mailbox):
+            raise _invalid(value, header, "address groups are not supported")
+        mailboxes.append(_from_token(mailbox, str(address).strip(), header))
+    return mailboxes
