@@ -286,6 +286,7 @@ def test_email_providers_json_that_is_not_an_object(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("EMAIL_PROVIDERS", "smtp://u:hunter2@host")
     with pytest.raises(ImproperlyConfigured) as info:
         load_settings()
+    assert isinstance(info.value, InvalidEmailProvider)
     assert "EMAIL_PROVIDERS__default=" in str(info.value)
     assert "hunter2" not in str(info.value)
     assert info.value.errors[0].option == "EMAIL_PROVIDERS"
@@ -294,3 +295,15 @@ def test_email_providers_json_that_is_not_an_object(monkeypatch: pytest.MonkeyPa
 def test_module_exports_the_api() -> None:
     for name in ("BUILTIN_BACKENDS", "import_backend", "parse_dsn", "json_schema"):
         assert name in settings_module.__all__
+
+
+def test_bad_dsn_in_env_names_alias_and_masks_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMAIL_PROVIDERS__Out", "smtq://user:hunter2@host:25")
+    monkeypatch.setenv("EMAIL_PROVIDERS__Out__OPTIONS__timeout", "3")
+    Path(".env").write_text("EMAIL_PROVIDERS__Dot=smtps://user:hunter2@host:587\n")
+    with pytest.raises(InvalidEmailProvider) as info:
+        load_settings()
+    assert {problem.alias for problem in info.value.errors} == {"Out", "Dot"}
+    assert "unknown DSN scheme 'smtq'" in str(info.value)
+    assert "smtp+starttls://" in str(info.value)
+    assert "hunter2" not in str(info.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 from pydantic import SecretStr
@@ -189,6 +189,21 @@ class TypedBackend(BaseEmailBackend):
 
     def send_messages(self, messages: Any) -> int:
         return 0
+
+
+class StreamBackend(BaseEmailBackend):
+    def __init__(self, *, alias: str | None = None, stream: TextIO | None = None) -> None:
+        super().__init__(alias=alias)
+        self.stream = stream
+
+    def send_messages(self, messages: Any) -> int:
+        return 0
+
+
+def test_custom_stream_option_is_duck_typed() -> None:
+    stream = io.StringIO()
+    config = validate_providers({"s": {"BACKEND": StreamBackend, "OPTIONS": {"stream": stream}}})
+    assert config["s"].backend_kwargs() == {"stream": stream}
 
 
 class KwargsBackend(BaseEmailBackend):

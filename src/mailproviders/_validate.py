@@ -43,10 +43,14 @@ def describe_value(value: object, *, secret: bool) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _mentions_secret(annotation: object) -> bool:
-    if annotation is SecretStr:
+def _mentions(annotation: object, targets: tuple[object, ...]) -> bool:
+    if any(annotation is target for target in targets):
         return True
-    return any(_mentions_secret(arg) for arg in typing.get_args(annotation))
+    return any(_mentions(arg, targets) for arg in typing.get_args(annotation))
+
+
+# Streams are duck-typed (io.StringIO is no typing.TextIO subclass): not checked.
+_UNCHECKED: Final = (typing.IO, typing.TextIO, typing.BinaryIO)
 
 
 def _message(error: ErrorDetails, expected: str | None, secret: bool, known: str) -> str:
@@ -120,13 +124,13 @@ def custom_options_model(backend: type) -> tuple[type[BaseModel], frozenset[str]
         if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL) or name in RESERVED_OPTIONS:
             continue
         annotation = hints.get(name, Any)
-        if not _annotation_accepts(annotation):
+        if _mentions(annotation, _UNCHECKED) or not _annotation_accepts(annotation):
             annotation = Any
         default = ... if param.default is param.empty else param.default
         fields[name] = (annotation, default)
     config = ConfigDict(extra=extra, arbitrary_types_allowed=True, hide_input_in_errors=True)  # type: ignore[typeddict-item]
     model = create_model(f"{backend.__name__}Options", __config__=config, **fields)
-    secrets = frozenset(name for name in fields if _mentions_secret(hints.get(name)))
+    secrets = frozenset(name for name in fields if _mentions(hints.get(name), (SecretStr,)))
     return model, secrets
 
 

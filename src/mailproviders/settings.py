@@ -186,7 +186,7 @@ def _config_error(exc: ValidationError) -> ImproperlyConfigured:
         else:
             single = ValidationError.from_exception_data(exc.title, [error])  # type: ignore[list-item]
             problems += problems_from_error(single, alias=None, secrets={"EMAIL_HOST_PASSWORD"})
-    if all(problem.alias is not None for problem in problems):
+    if all(p.alias is not None or p.option == "EMAIL_PROVIDERS" for p in problems):
         return InvalidEmailProvider(errors=problems)
     return ImproperlyConfigured(errors=problems)
 
