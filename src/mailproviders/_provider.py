@@ -140,8 +140,6 @@ class ProviderConfig(BaseModel):
     @classmethod
     def _validate_provider(cls, data: Any, info: ValidationInfo) -> Any:
         context = info.context if isinstance(info.context, Mapping) else {}
-        if context.get("validated"):
-            return data
         return _provider_fields(context.get("alias"), data)
 
     def backend_kwargs(self) -> dict[str, Any]:
