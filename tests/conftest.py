@@ -22,10 +22,13 @@ def _isolated_config(
         if name.upper().startswith(_SETTING_PREFIXES):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
-    from mailproviders import settings
+    from mailproviders.backends.locmem import outbox
+    from mailproviders.handler import providers
 
-    settings.set_settings(None)
+    providers.reset(None)
+    outbox.clear()
     try:
         yield
     finally:
-        settings.set_settings(None)
+        providers.reset(None)
+        outbox.clear()

@@ -87,9 +87,9 @@ class ImproperlyConfigured(Exception):
         if errors is None:
             errors = [ConfigProblem(alias, option, message or "invalid configuration")]
         self.errors: list[ConfigProblem] = list(errors)
-        first = self.errors[0] if self.errors else None
-        self.alias: str | None = alias if alias is not None else (first and first.alias)
-        self.option: str | None = option if option is not None else (first and first.option)
+        first = self.errors[0] if self.errors else ConfigProblem(None, None, "")
+        self.alias: str | None = alias if alias is not None else first.alias
+        self.option: str | None = option if option is not None else first.option
         if len(self.errors) == 1:
             text = str(self.errors[0])
         else:

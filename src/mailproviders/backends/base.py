@@ -6,9 +6,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Final
-
-from typing_extensions import Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 from mailproviders.deprecation import warn_deprecated
 from mailproviders.exceptions import InvalidEmailProvider
@@ -93,10 +91,10 @@ class BaseEmailBackend(ABC):
         """The deprecated constructor-level ``fail_silently`` (False when not given)."""
         return bool(self.__dict__.get("fail_silently", False))
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: B027 - optional hook, deliberately not abstract
         """Open a long-lived connection, if the backend has one. Idempotent."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, deliberately not abstract
         """Close the connection opened by :meth:`open`. Safe to call at any time."""
 
     def __enter__(self) -> Self:

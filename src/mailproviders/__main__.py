@@ -1,0 +1,5 @@
+"""``python -m mailproviders``: the command line."""
+
+from mailproviders.cli import main
+
+raise SystemExit(main())
