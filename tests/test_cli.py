@@ -197,7 +197,7 @@ def test_migrate_round_trip(tmp_path: Path) -> None:
     # The secret itself survived the round trip, not just its mask.
     code = (
         "import mailproviders; b = mailproviders.providers.default; "
-        "print(b.username, b.password, b.port, b.use_tls, b.timeout)"
+        "print(b.username, b.password.get_secret_value(), b.port, b.use_tls, b.timeout)"
     )
     shown = subprocess.run(
         [sys.executable, "-c", code],

@@ -161,7 +161,7 @@ def test_get_connection_backend_path_from_legacy_settings(
 
 def test_get_connection_unknown_options_dropped_with_warning() -> None:
     configure(EMAIL_PROVIDERS={"default": "console://"})
-    with pytest.warns(MailProvidersDeprecationWarning, match="colour") as record:
+    with pytest.warns(MailProvidersDeprecationWarning) as record:
         connection = get_connection(colour="red")
     assert isinstance(connection, console.EmailBackend)
     assert any("colour" in str(w.message) for w in record)
@@ -177,9 +177,10 @@ def test_smtp_connection_sends_with_warning(
     monkeypatch: pytest.MonkeyPatch, smtp_server: Any
 ) -> None:
     legacy_env(monkeypatch, smtp_server)
-    with pytest.warns(MailProvidersDeprecationWarning, match="SMTPConnection") as record:
+    with pytest.warns(MailProvidersDeprecationWarning) as record:
         connection = SMTPConnection()
     assert {w.filename for w in record} == {__file__}
+    assert any("SMTPConnection" in str(w.message) for w in record)
     assert isinstance(connection, smtp.EmailBackend)
     assert connection.send_messages([EmailMessage("s", "b", "a@e.com", ["b@e.com"])]) == 1
     assert len(smtp_server.messages) == 1

@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from mailproviders import settings as settings_module
+from mailproviders.deprecation import MailProvidersDeprecationWarning
 from mailproviders.exceptions import ImproperlyConfigured, InvalidEmailProvider
 from mailproviders.settings import (
     MailSettings,
@@ -261,7 +262,8 @@ def test_legacy_settings_are_plain_optional_fields(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("EMAIL_HOST_PASSWORD", "hunter2")
     monkeypatch.setenv("EMAIL_USE_TLS", "yes")
     monkeypatch.setenv("EMAIL_TIMEOUT", "7")
-    settings = load_settings()
+    with pytest.warns(MailProvidersDeprecationWarning):
+        settings = load_settings()
     assert settings.EMAIL_HOST == "legacy.example.com" and settings.EMAIL_PORT == 2525
     assert settings.EMAIL_USE_TLS is True and settings.EMAIL_TIMEOUT == 7.0
     assert settings.EMAIL_USE_SSL is None

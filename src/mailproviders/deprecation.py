@@ -146,25 +146,25 @@ def apply_legacy_settings(settings: MailSettings) -> MailSettings:
     values = legacy_values(settings)
     if not values:
         return settings
-    if settings.EMAIL_PROVIDERS is not None:
-        problems = [
-            ConfigProblem(None, name, "conflicts with EMAIL_PROVIDERS; remove it")
-            for name in values
-        ]
-        raise ImproperlyConfigured(
-            errors=[ConfigProblem(None, "EMAIL_PROVIDERS", "is set together with legacy "
-                                  f"settings {', '.join(values)}; keep only EMAIL_PROVIDERS"),
-                    *problems],
-        )  # fmt: skip
     provider = legacy_provider(values)
+    synthesised = validate_providers({"default": provider})
+    if synthesised == settings.EMAIL_PROVIDERS:
+        return settings  # loaded again from settings that were already migrated
+    if settings.EMAIL_PROVIDERS is not None:
+        conflict = ConfigProblem(
+            None,
+            "EMAIL_PROVIDERS",
+            f"is set together with the legacy settings {', '.join(values)}; "
+            "keep only EMAIL_PROVIDERS (see `mailproviders migrate`)",
+        )
+        problems = [ConfigProblem(None, name, "conflicts with EMAIL_PROVIDERS") for name in values]
+        raise ImproperlyConfigured(errors=[conflict, *problems])
     warn_deprecated(
         f"the legacy settings {', '.join(values)} are deprecated; they were turned into the "
         f"'default' provider. Configure it instead as EMAIL_PROVIDERS = "
-        f"{{'default': {masked(provider)!r}}} (run `mailproviders migrate` for env lines)."
+        f"{{'default': {masked(provider)!r}}} (`mailproviders migrate` prints it as env lines)."
     )
-    return settings.model_copy(
-        update={"EMAIL_PROVIDERS": validate_providers({"default": provider})}
-    )
+    return settings.model_copy(update={"EMAIL_PROVIDERS": synthesised})
 
 
 # -- get_connection / SMTPConnection ---------------------------------------------------------

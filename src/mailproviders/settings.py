@@ -192,9 +192,10 @@ def _config_error(exc: ValidationError) -> ImproperlyConfigured:
 
 
 def _after_load(settings: MailSettings) -> MailSettings:
-    """Hook point after loading: legacy ``EMAIL_*`` settings synthesis (SPEC §7) is not
-    applied here yet; it returns the settings unchanged."""
-    return settings
+    """Synthesise the ``"default"`` provider from legacy ``EMAIL_*`` settings (SPEC §7)."""
+    from mailproviders.deprecation import apply_legacy_settings
+
+    return apply_legacy_settings(settings)
 
 
 def load_settings(source: MailSettings | None = None, /, **overrides: Any) -> MailSettings:
