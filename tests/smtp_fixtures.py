@@ -105,6 +105,8 @@ class Faults:
     mail_reply_at: int | None = None  # which MAIL FROM gets mail_reply (None: every one)
     drop_after_data_at: int | None = None  # hang up after this message's data, no reply
     stall_at: Literal["MAIL", "DATA"] | None = None  # never answer this command
+    stall_at_number: int | None = None  # stall only the Nth such command (None: every one)
+    drop_at_quit: bool = False  # hang up on QUIT without the 221 reply
 
 
 @dataclass
@@ -176,7 +178,7 @@ class _Handler:
         self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         number = self.server.count("mail_count")
-        if self.faults.stall_at == "MAIL":
+        if self._stalls("MAIL", number):
             await _forever()
         reply = self.faults.mail_reply
         if reply is not None and self.faults.mail_reply_at in (None, number):
@@ -196,7 +198,7 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         number = self.server.count("data_count")
-        if self.faults.stall_at == "DATA":
+        if self._stalls("DATA", number):
             await _forever()
         if self.faults.drop_after_data_at == number:
             assert server.transport is not None
@@ -211,6 +213,17 @@ class _Handler:
         with self.server._lock:
             self.server.messages.append(received)
         return "250 Message accepted for delivery"
+
+    async def handle_QUIT(self, server: SMTP, session: Any, envelope: Any) -> str:
+        if self.faults.drop_at_quit:
+            assert server.transport is not None
+            server.transport.close()
+            await _forever()  # cancelled when the connection is lost
+        return "221 Bye"
+
+    def _stalls(self, command: str, number: int) -> bool:
+        at = self.faults.stall_at_number
+        return self.faults.stall_at == command and at in (None, number)
 
 
 async def _forever() -> None:
@@ -291,7 +304,9 @@ def fault_smtp_server(tls_ca: TLSCertificates) -> Iterator[ServerFactory]:
     Knobs: ``refuse_rcpt=["a@x"]`` (550 to those RCPTs), ``mail_reply="451 ..."`` with
     ``mail_reply_at=N`` (that reply to the Nth MAIL FROM; every one when omitted),
     ``drop_after_data_at=N`` (close the connection after receiving the Nth message's
-    data, before replying; it is not recorded), ``stall_at="MAIL"|"DATA"`` (never reply),
+    data, before replying; it is not recorded), ``stall_at="MAIL"|"DATA"`` (never reply;
+    with ``stall_at_number=N`` only to the Nth such command), ``drop_at_quit=True`` (hang
+    up on QUIT instead of answering 221),
     ``tls="none"|"starttls"|"ssl"`` (default none: STARTTLS is not offered), ``auth=True``,
     ``smtputf8=False`` (do not offer SMTPUTF8), ``require_client_cert=True`` (TLS only),
     ``certificates=`` (another :class:`TLSCertificates`, e.g. from an untrusted CA).
@@ -305,11 +320,19 @@ def fault_smtp_server(tls_ca: TLSCertificates) -> Iterator[ServerFactory]:
         mail_reply_at: int | None = None,
         drop_after_data_at: int | None = None,
         stall_at: Literal["MAIL", "DATA"] | None = None,
+        stall_at_number: int | None = None,
+        drop_at_quit: bool = False,
         certificates: TLSCertificates | None = None,
         **kwargs: Any,
     ) -> SMTPTestServer:
         faults = Faults(
-            frozenset(refuse_rcpt), mail_reply, mail_reply_at, drop_after_data_at, stall_at
+            frozenset(refuse_rcpt),
+            mail_reply,
+            mail_reply_at,
+            drop_after_data_at,
+            stall_at,
+            stall_at_number,
+            drop_at_quit,
         )
         server = start_server(certificates or tls_ca, faults=faults, **kwargs)
         servers.append(server)

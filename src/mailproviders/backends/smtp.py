@@ -137,6 +137,17 @@ class EmailBackend(BaseEmailBackend):
         """Open the connection if needed; return whether this call opened it."""
         if self.connection is not None:
             return False
+        try:
+            self.connection = self._connect()
+        except BaseException as exc:
+            _add_note(exc, f"raised while connecting to the SMTP server {self._where()}")
+            raise
+        return True
+
+    def _where(self) -> str:
+        return f"{self.host}:{self.port} (provider {self.alias!r})"
+
+    def _connect(self) -> smtplib.SMTP:
         if self.use_ssl:
             connection: smtplib.SMTP = smtplib.SMTP_SSL(
                 self.host,
@@ -157,8 +168,7 @@ class EmailBackend(BaseEmailBackend):
         except BaseException:
             _close_quietly(connection)
             raise
-        self.connection = connection
-        return True
+        return connection
 
     def _starttls(self, connection: smtplib.SMTP) -> None:
         connection.ehlo_or_helo_if_needed()
@@ -204,6 +214,12 @@ class EmailBackend(BaseEmailBackend):
                     sent.append(message)
             except BaseException as exc:
                 record_sent(exc, sent)
+                if _timed_out(exc):
+                    _add_note(
+                        exc,
+                        f"no reply from the SMTP server {self._where()} within "
+                        f"timeout={self.timeout:g} s",
+                    )
                 self._drop_if_broken(exc)
                 if self._legacy_fail_silently and isinstance(exc, OSError):
                     return len(sent)
@@ -295,6 +311,20 @@ def _as_written(
         for address in written.get(smtp_address, [smtp_address]):
             result[address] = (code, reply.decode("utf-8", "replace"))
     return result
+
+
+def _timed_out(exc: BaseException) -> bool:
+    # smtplib turns a read timeout into SMTPServerDisconnected("... timed out"), chained.
+    return isinstance(exc, TimeoutError) or (
+        isinstance(exc, smtplib.SMTPServerDisconnected)
+        and isinstance(exc.__context__, TimeoutError)
+    )
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    # Not prefixed "mailproviders:": record_sent() replaces the notes that start so.
+    if note not in getattr(exc, "__notes__", ()):
+        exc.add_note(note)
 
 
 def _close_quietly(connection: smtplib.SMTP) -> None:
