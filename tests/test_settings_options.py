@@ -49,7 +49,11 @@ def smtp(**options: Any) -> dict[str, Any]:
         ({"host": ""}, "host", "a non-empty host name"),
         ({"ssl_cafile": "/nonexistent/ca.pem"}, "ssl_cafile", "no such file"),
         ({"ssl_certfile": "."}, "ssl_certfile", "existing readable file"),
-        ({"pasword": "x"}, "pasword", "unknown option; expected one of: "),
+        (
+            {"pasword": "x"},
+            "pasword",
+            "unknown option; did you mean 'password'? Expected one of: ",
+        ),
         ({"alias": "x"}, "alias", "reserved"),
         ({"password": 12}, "password", "'**********'"),
     ],

@@ -7,6 +7,7 @@ parameter accepts anything, ``**kwargs`` accepts unknown keys.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import typing
@@ -53,12 +54,22 @@ def _mentions(annotation: object, targets: tuple[object, ...]) -> bool:
 _UNCHECKED: Final = (typing.IO, typing.TextIO, typing.BinaryIO)
 
 
-def _message(error: ErrorDetails, expected: str | None, secret: bool, known: str) -> str:
+def _unknown(name: str | None, known: list[str]) -> str:
+    """ "unknown option", with the closest valid name when it looks like a typo."""
+    close = difflib.get_close_matches(name or "", known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = f" Expected one of: {', '.join(known)}" if known else ""
+    return f"unknown option{hint}{listed}"
+
+
+def _message(
+    error: ErrorDetails, expected: str | None, secret: bool, known: list[str], name: str | None
+) -> str:
     kind = error["type"]
     if kind == "missing":
         return "required, not given"
     if kind == "extra_forbidden":
-        return f"unknown option; expected one of: {known}" if known else "unknown option"
+        return _unknown(name, known)
     if kind == "value_error":
         # Our own validators phrase the whole message (and never see secrets).
         return str(error.get("ctx", {}).get("error", error["msg"]))
@@ -86,7 +97,7 @@ def problems_from_error(
     named in ``secrets`` or :data:`SECRET_NAMES` are masked; ``known`` lists the valid
     names for an "unknown option" message.
     """
-    known_names = ", ".join(known)
+    known_names = list(known)
     secret_names = SECRET_NAMES | set(secrets)
     problems = []
     for error in exc.errors():
@@ -95,7 +106,9 @@ def problems_from_error(
         option = prefix + ".".join(loc) if loc else (prefix.rstrip(".") or None)
         hint = (expected or {}).get(name or "")
         problems.append(
-            ConfigProblem(alias, option, _message(error, hint, name in secret_names, known_names))
+            ConfigProblem(
+                alias, option, _message(error, hint, name in secret_names, known_names, name)
+            )
         )
     return problems
 
