@@ -143,7 +143,13 @@ def cmd_send_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from_email=args.from_email,
         to=list(args.addresses),
     )
-    sent = message.send(using=alias)
+    try:
+        sent = message.send(using=alias)
+    except Exception as exc:
+        if args.traceback:
+            traceback.print_exc(file=err)
+        print(f"error: sending through {alias!r} failed: {type(exc).__name__}: {exc}", file=err)
+        return 1
     print(f"sent {sent} message(s) through {alias!r} ({backend})", file=out)
     refused = message.refused_recipients
     for address, (code, reply) in refused.items():
