@@ -286,3 +286,15 @@ def test_legacy_code_sends_with_warnings_ignored(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Subject: legacy" in result.stdout
     assert "sent 1" in result.stdout
+
+
+def test_legacy_names_importable_from_package(smtp_server: Any) -> None:
+    from mailproviders import SMTPConnection as FromPackage
+    from mailproviders import get_connection as get_from_package
+
+    assert FromPackage is SMTPConnection
+    assert repr(FromPackage) == "<class 'mailproviders.deprecation.SMTPConnection'>"
+    assert get_from_package is get_connection
+    with pytest.warns(MailProvidersDeprecationWarning):
+        backend = FromPackage(host=smtp_server.host, port=smtp_server.port)
+    assert backend.send_messages([EmailMessage("s", "b", "a@e.com", ["b@e.com"])]) == 1

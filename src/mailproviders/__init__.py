@@ -5,7 +5,7 @@ Configure ``EMAIL_PROVIDERS`` (environment, ``.env`` or :func:`configure`), then
 """
 
 from mailproviders.backends.locmem import outbox
-from mailproviders.deprecation import MailProvidersDeprecationWarning
+from mailproviders.deprecation import MailProvidersDeprecationWarning, get_connection
 from mailproviders.exceptions import (
     EmailProviderDoesNotExist,
     ImproperlyConfigured,
@@ -37,6 +37,7 @@ __all__ = [
     "MailSettings",
     "ProvidersHandler",
     "configure",
+    "get_connection",
     "mail_admins",
     "mail_managers",
     "make_msgid",
@@ -46,3 +47,12 @@ __all__ = [
     "send_mass_mail",
     "sent_messages_of",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Deprecated, built on first access (see mailproviders.deprecation).
+    if name == "SMTPConnection":
+        from mailproviders import deprecation
+
+        return deprecation.SMTPConnection
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -254,6 +254,7 @@ def _smtp_connection_class() -> type[BaseEmailBackend]:
             super().__init__(**accepted)
 
     SMTPConnection.__module__ = __name__
+    SMTPConnection.__qualname__ = "SMTPConnection"
     return SMTPConnection
 
 
