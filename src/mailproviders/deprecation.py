@@ -68,6 +68,31 @@ def warn_deprecated(message: str) -> None:
     warnings.warn(message, MailProvidersDeprecationWarning, stacklevel=_caller_stacklevel())
 
 
+def unknown_options_ignored(backend_class: type[Any], names: list[str]) -> None:
+    """Warn that a directly built (legacy) backend dropped unknown options ``names``."""
+    warn_deprecated(
+        f"{backend_class.__qualname__} got unknown option(s) {', '.join(names)}; they are "
+        "ignored. Remove them (in EMAIL_PROVIDERS, unknown options are an error)."
+    )
+
+
+def backend_fail_silently_given(backend_class: type[Any]) -> None:
+    """Warn that ``fail_silently`` was passed to a backend constructor."""
+    warn_deprecated(
+        f"fail_silently given to {backend_class.__qualname__}() is deprecated; pass "
+        "fail_silently to the send call instead, e.g. send_mail(..., fail_silently=True) "
+        "or message.send(fail_silently=True)."
+    )
+
+
+def undefined_fail_silently_read(backend_class: type[Any]) -> None:
+    """Warn that legacy code read ``fail_silently`` from a backend that never set it."""
+    warn_deprecated(
+        f"{backend_class.__qualname__}.fail_silently is deprecated and not set on this "
+        "backend; pass fail_silently to the send call instead."
+    )
+
+
 def legacy_fail_silently(backend: object) -> bool:
     """The deprecated backend-level ``fail_silently`` a legacy connection was built with."""
     return bool(vars(backend).get("fail_silently", False))

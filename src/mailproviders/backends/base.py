@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
-from mailproviders.deprecation import warn_deprecated
+from mailproviders import deprecation
 from mailproviders.exceptions import InvalidEmailProvider
 
 if TYPE_CHECKING:
@@ -63,26 +63,16 @@ class BaseEmailBackend(ABC):
                     alias=alias,
                     option=",".join(sorted(kwargs)),
                 )
-            warn_deprecated(
-                f"{type(self).__qualname__} got unknown option(s) {names}; they are ignored. "
-                "Remove them (unknown options will become an error)."
-            )
+            deprecation.unknown_options_ignored(type(self), sorted(kwargs))
         if fail_silently is not NOT_GIVEN:
-            warn_deprecated(
-                f"fail_silently given to {type(self).__qualname__}() is deprecated; "
-                "pass fail_silently to the send call instead, e.g. "
-                "send_mail(..., fail_silently=True) or message.send(fail_silently=True)."
-            )
+            deprecation.backend_fail_silently_given(type(self))
             self.__dict__["fail_silently"] = bool(fail_silently)
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: legacy code reading `fail_silently`
         # from a backend that never defined it.
         if name == "fail_silently":
-            warn_deprecated(
-                f"{type(self).__qualname__}.fail_silently is deprecated and not set on this "
-                "backend; pass fail_silently to the send call instead."
-            )
+            deprecation.undefined_fail_silently_read(type(self))
             return False
         raise AttributeError(f"{type(self).__qualname__!r} object has no attribute {name!r}")
 
