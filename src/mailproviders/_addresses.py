@@ -22,6 +22,16 @@ _ANGLE_FORM = re.compile(r"^(?P<name>.*?)\s*<(?P<addr>[^<>]*)>\s*$", re.DOTALL)
 _ASCII_DOMAIN = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$"
 )
+# Common forms parsed without the standard library's token tree; they give exactly
+# what it gives (checked by tests): a dot-atom local part at a plain ASCII domain,
+# bare or after a display name of plain words, possibly quoted.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/^_`{|}~-]+"
+_SIMPLE_ADDR = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_QWORD = r"[A-Za-z0-9!#$%&'*+/^_`{|}~(),.:;<>@\[\]-]+"
+_SIMPLE = re.compile(
+    rf"(?:(?P<atoms>{_ATOM}(?: {_ATOM})*) |\"(?P<quoted>{_QWORD}(?: {_QWORD})*)\" )?"
+    rf"(?P<angle><)?(?P<addr>{_SIMPLE_ADDR})(?(angle)>)"
+)
 _ParseErrors = (errors.HeaderParseError, IndexError, ValueError, AttributeError, TypeError)
 
 
@@ -128,6 +138,15 @@ def parse_mailbox(address: str, header: str) -> Mailbox:
         ValueError: the address is not one valid mailbox; the message contains the
             address and names ``header``.
     """
+    simple = _SIMPLE.fullmatch(address)
+    if simple is not None and (simple["angle"] or (not simple["atoms"] and not simple["quoted"])):
+        local, domain = simple["addr"].rsplit("@", 1)
+        name = simple["atoms"] or simple["quoted"] or ""
+        return _build(name, local, domain, address, header)
+    return _parse_mailbox_fully(address, header)
+
+
+def _parse_mailbox_fully(address: str, header: str) -> Mailbox:
     if any(c in address for c in "\r\n"):
         raise ValueError(f"Header {header!r} must not contain line breaks: {address!r}")
     token: _parser.Mailbox | None

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from mailproviders._addresses import parse_mailbox
-from mailproviders._headers import address_header, extra_header, fold_unstructured
+from mailproviders import _serialize
+from mailproviders._addresses import Mailbox, parse_mailbox
+from mailproviders._headers import extra_header, fold_addresses, fold_unstructured
 from mailproviders._hostname import DNS_NAME, format_date, make_msgid
 from mailproviders._mime import (
     DEFAULT_ATTACHMENT_MIME_TYPE,
@@ -145,14 +146,26 @@ class EmailMessage:
         Raises:
             ValueError: an address is invalid (the message contains it).
         """
-        sender = parse_mailbox(self.resolved_from_email(), "From").addr_spec
+        sender = self._mailbox(self.resolved_from_email(), "From").addr_spec
         recipients = [
-            (address, parse_mailbox(str(address), header).addr_spec)
+            (address, self._mailbox(str(address), header).addr_spec)
             for header, addresses in (("To", self.to), ("Cc", self.cc), ("Bcc", self.bcc))
             for address in addresses
             if address
         ]
         return Envelope(sender, recipients)
+
+    def _mailbox(self, address: str, header: str) -> Mailbox:
+        # Each address is parsed once per message: the envelope and the headers share it.
+        memo: dict[str, Mailbox] = self.__dict__.setdefault("_parsed_mailboxes", {})
+        mailbox = memo.get(address)
+        if mailbox is None:
+            mailbox = memo[address] = parse_mailbox(address, header)
+        return mailbox
+
+    def _address_header(self, name: str, addresses: Iterable[object]) -> str:
+        mailboxes = [self._mailbox(str(address), name) for address in addresses if address]
+        return fold_addresses(name, mailboxes)
 
     def header_items(self) -> list[tuple[str, str]]:
         """The message's own headers as ``(name, folded wire value)``, in order.
@@ -169,10 +182,10 @@ class EmailMessage:
             )
         generated: list[tuple[str, Callable[[], str]]] = [
             ("Subject", lambda: fold_unstructured("Subject", str(self.subject))),
-            ("From", lambda: address_header("From", [self.resolved_from_email()])),
-            ("To", lambda: address_header("To", self.to)),
-            ("Cc", lambda: address_header("Cc", self.cc)),
-            ("Reply-To", lambda: address_header("Reply-To", self.reply_to)),
+            ("From", lambda: self._address_header("From", [self.resolved_from_email()])),
+            ("To", lambda: self._address_header("To", self.to)),
+            ("Cc", lambda: self._address_header("Cc", self.cc)),
+            ("Reply-To", lambda: self._address_header("Reply-To", self.reply_to)),
             ("Date", lambda: format_date(self._use_localtime())),
             ("Message-ID", lambda: make_msgid(domain=str(DNS_NAME))),
         ]
@@ -194,6 +207,9 @@ class EmailMessage:
             ValueError: a header or address is invalid; nothing is produced.
         """
         headers = self.header_items()
+        tree = _serialize.plan(self, headers, policy) if self._fast_path() else None
+        if tree is not None:
+            return _serialize.to_stdlib(tree, policy)
         msg = email.message.EmailMessage(policy=policy)
         # Content headers go after the body is built (which creates them); the
         # others first, so the message reads Subject, From, To... then MIME.
@@ -206,7 +222,22 @@ class EmailMessage:
         for name, value in content:
             del msg[name]
             msg.set_raw(name, value)
+        if "MIME-Version" not in msg:  # no body part: set_content() never ran on msg
+            msg["MIME-Version"] = "1.0"
         return msg
+
+    def _fast_path(self) -> bool:
+        """True when this class builds its MIME structure as the fast path assumes."""
+        cls = type(self)
+        standard = _STANDARD_CLASSES.get(cls)
+        if standard is None:
+            standard = _STANDARD_CLASSES[cls] = (
+                cls.message is EmailMessage.message
+                and cls._add_attachments is EmailMessage._add_attachments
+                and cls._add_bodies
+                in (EmailMessage._add_bodies, EmailMultiAlternatives._add_bodies)
+            )
+        return standard
 
     def as_bytes(self, linesep: str = "\n") -> bytes:
         """The serialized message, lines ending with ``linesep`` (``"\\r\\n"`` for SMTP).
@@ -214,6 +245,10 @@ class EmailMessage:
         Raises:
             ValueError: a header or address is invalid; nothing is produced.
         """
+        if self._fast_path():
+            tree = _serialize.plan(self, self.header_items(), _SERIALIZE_POLICY)
+            if tree is not None:
+                return _serialize.render(tree, linesep)
         msg = self.message(policy=_SERIALIZE_POLICY)
         utf8 = not all(value.isascii() for _, value in msg.raw_items())
         return msg.as_bytes(policy=_SERIALIZE_POLICY.clone(linesep=linesep, utf8=utf8))
@@ -274,6 +309,9 @@ class EmailMessage:
                 add_attachment(msg, *attachment, charset=self.encoding or "utf-8")
         if self.mixed_subtype != "mixed":  # set last: add_attachment() expects "mixed"
             msg.set_type(f"multipart/{self.mixed_subtype}")
+
+
+_STANDARD_CLASSES: dict[type[EmailMessage], bool] = {}
 
 
 class EmailMultiAlternatives(EmailMessage):

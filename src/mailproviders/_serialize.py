@@ -1,0 +1,331 @@
+"""Fast path: the MIME tree and wire bytes of common messages, built directly.
+
+The standard library builds a message by parsing every header value into a token
+tree (``set_content``, ``add_attachment``...) and serializes it by walking the tree
+again. For the common shapes -- a text body, text alternatives, attachments given
+as text or bytes, UTF-8 -- :func:`plan` lays out the very structure those calls
+would make (same headers in the same order, same transfer encodings, bodies encoded
+by the standard library's own text encoder), with raw header strings. From it,
+:func:`render` writes exactly the bytes the standard library's generator writes for
+that structure, and :func:`to_stdlib` makes the equivalent standard-library object.
+:class:`SerializedMessage` is that object: it keeps the tree and returns the rendered
+bytes from ``as_bytes()`` while it is unmodified. Anything else makes :func:`plan`
+return ``None`` and the caller uses the standard library.
+"""
+
+from __future__ import annotations
+
+import binascii
+import email.contentmanager
+import email.message
+import random
+import re
+import sys
+from collections.abc import Callable, Sequence
+from email.policy import EmailPolicy, Policy
+from typing import Any, NamedTuple
+
+__all__ = ["Node", "SerializedMessage", "plan", "render", "to_stdlib"]
+
+Headers = list[tuple[str, str]]
+_MAX_LINE = 78
+_B64_LINE = re.compile(r".{1,76}")
+_NLCRE = re.compile(r"\r\n|\r|\n")
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+$")
+_FILENAME = re.compile(r"^[ !#-\[\]-~]+$")  # printable ASCII without " and \
+_ENCODE_TEXT: Callable[[str, str, Any, Policy], tuple[str, str]] | None = getattr(
+    email.contentmanager, "_encode_text", None
+)
+
+
+class Node(NamedTuple):
+    """One MIME part: raw (pre-folded, ASCII) headers and an encoded payload or parts."""
+
+    headers: Headers
+    payload: str | list[Node]
+
+
+def supports(policy: Policy) -> bool:
+    """True when ``policy`` serializes the way :func:`render` does."""
+    return (
+        isinstance(policy, EmailPolicy)
+        and policy.max_line_length == _MAX_LINE
+        and policy.cte_type == "8bit"
+        and policy.linesep in ("\n", "\r\n")
+        and policy.content_manager is email.contentmanager.raw_data_manager
+        and _ENCODE_TEXT is not None
+    )
+
+
+def _fits(name: str, value: str) -> bool:
+    lines = value.split("\n")
+    if len(lines[0]) + len(name) + 2 > _MAX_LINE:
+        return False
+    return all(len(line) <= _MAX_LINE and line[:1] in (" ", "\t") for line in lines[1:])
+
+
+def _text(content: str, subtype: str, policy: Policy, trailer: Headers) -> Node | None:
+    if not _TOKEN.match(subtype) or _ENCODE_TEXT is None:
+        return None
+    cte, payload = _ENCODE_TEXT(content, "utf-8", None, policy)
+    headers = [
+        ("Content-Type", f'text/{subtype}; charset="utf-8"'),
+        ("Content-Transfer-Encoding", cte),
+        *trailer,
+    ]
+    return Node(headers, payload)
+
+
+def _base64(data: bytes) -> str:
+    """Base64 in lines of 76 characters, each ending with a newline (as the stdlib's)."""
+    text = binascii.b2a_base64(data, newline=False).decode("ascii")
+    return "\n".join(_B64_LINE.findall(text)) + "\n" if text else ""
+
+
+def _binary(data: bytes, maintype: str, subtype: str, trailer: Headers) -> Node | None:
+    if not (_TOKEN.match(maintype) and _TOKEN.match(subtype)) or maintype in (
+        "multipart",
+        "message",
+    ):
+        return None
+    headers = [
+        ("Content-Type", f"{maintype}/{subtype}"),
+        ("Content-Transfer-Encoding", "base64"),
+        *trailer,
+    ]
+    return Node(headers, _base64(data))
+
+
+def _disposition(filename: str | None) -> Headers | None:
+    """Headers after the content headers of an attachment, as add_attachment() orders them."""
+    if filename is None:
+        return [("MIME-Version", "1.0"), ("Content-Disposition", "attachment")]
+    if not _FILENAME.match(filename):
+        return None  # the standard library would use RFC 2231; leave it to it
+    value = f'attachment; filename="{filename}"'
+    if not _fits("Content-Disposition", value):
+        value = f'attachment;\n filename="{filename}"'
+        if not _fits("Content-Disposition", value):
+            return None
+    return [("Content-Disposition", value), ("MIME-Version", "1.0")]
+
+
+def _attachment(attachment: object, policy: Policy) -> Node | None:
+    if not isinstance(attachment, tuple) or len(attachment) != 3:
+        return None  # a MIMEPart given by the caller
+    filename, content, mimetype = attachment
+    trailer = _disposition(filename)
+    if trailer is None or "/" not in mimetype:
+        return None
+    maintype, subtype = mimetype.split("/", 1)
+    if maintype == "text" and isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8")
+        except UnicodeDecodeError:
+            maintype, subtype = "application", "octet-stream"
+    if maintype == "text" and isinstance(content, str):
+        return _text(content, subtype, policy, trailer)
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    if not isinstance(content, bytes | bytearray) or maintype == "message":
+        return None
+    return _binary(bytes(content), maintype, subtype, trailer)
+
+
+def _alternative(content: object, mimetype: str, policy: Policy) -> Node | None:
+    maintype, _, subtype = mimetype.partition("/")
+    if maintype == "text":
+        if isinstance(content, bytes):
+            try:
+                content = content.decode("utf-8")
+            except UnicodeDecodeError:
+                return None  # the standard-library path raises the error
+        if not isinstance(content, str):
+            return None
+        return _text(content, subtype, policy, [("MIME-Version", "1.0")])
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    if not isinstance(data, bytes):
+        return None
+    return _binary(data, maintype, subtype, [("MIME-Version", "1.0")])
+
+
+def _boundary(leaves: Sequence[Node]) -> str:
+    """A boundary like the standard library's, not found in any leaf's payload."""
+    while True:
+        boundary = f"==============={random.randrange(sys.maxsize):019d}=="
+        if not any(boundary in str(node.payload) for node in leaves):
+            return boundary
+
+
+def _multipart(subtype: str, parts: list[Node]) -> Node:
+    boundary = _boundary([n for p in parts for n in _nodes(p) if isinstance(n.payload, str)])
+    value = f'multipart/{subtype}; boundary="{boundary}"'
+    if not _fits("Content-Type", value):
+        value = f'multipart/{subtype};\n boundary="{boundary}"'
+    return Node([("Content-Type", value)], parts)
+
+
+def _nodes(node: Node) -> list[Node]:
+    """``node`` and all its descendants."""
+    if isinstance(node.payload, str):
+        return [node]
+    return [node, *(n for part in node.payload for n in _nodes(part))]
+
+
+def _content(message: Any, policy: Policy) -> Node | None:
+    """The message's content tree, as message() builds it; None: not covered."""
+    subtypes = [message.mixed_subtype, getattr(message, "alternative_subtype", "alternative")]
+    if not all(_TOKEN.match(subtype) for subtype in subtypes):
+        return None
+    alternatives = getattr(message, "alternatives", [])
+    attachments = message.attachments
+    body = None
+    if message.body or not (alternatives or attachments):
+        body = _text(message.body or "", message.content_subtype, policy, [])
+        if body is None:
+            return None
+    tree = body
+    if alternatives:
+        parts = [body] if body else []
+        for content, mimetype in alternatives:
+            part = _alternative(content, mimetype, policy)
+            if part is None:
+                return None
+            parts.append(part)
+        tree = _multipart(message.alternative_subtype, parts)
+    if attachments:
+        parts = [tree] if tree else []
+        for attachment in attachments:
+            part = _attachment(attachment, policy)
+            if part is None:
+                return None
+            parts.append(part)
+        tree = _multipart(message.mixed_subtype, parts)
+    return tree
+
+
+def plan(message: Any, headers: Headers, policy: Policy) -> Node | None:
+    """The whole MIME tree of ``message`` with its own ``headers`` (name, folded
+    value) on top, or ``None`` when the fast path does not cover it."""
+    if (message.encoding or "utf-8").lower() not in ("utf-8", "utf8") or not supports(policy):
+        return None
+    for name, value in headers:
+        if name.lower().startswith(("content-", "mime-version")) or not value.isascii():
+            return None
+    tree = _content(message, policy)
+    if tree is None:
+        return None
+    if isinstance(tree.payload, str):  # set_content() adds MIME-Version after its headers
+        return Node([*headers, *tree.headers, ("MIME-Version", "1.0")], tree.payload)
+    return Node([*headers, ("MIME-Version", "1.0"), *tree.headers], tree.payload)
+
+
+def _render_into(out: list[str], node: Node, nl: str) -> None:
+    for name, value in node.headers:
+        out.append(f"{name}: {nl.join(value.splitlines())}{nl}")
+    out.append(nl)
+    payload = node.payload
+    if isinstance(payload, str):
+        if nl != "\n" or "\r" in payload:
+            payload = nl.join(_NLCRE.split(payload))
+        out.append(payload)
+        return
+    boundary = _boundary_of(node)
+    for index, part in enumerate(payload):
+        out.append(f"--{boundary}{nl}" if index == 0 else f"{nl}--{boundary}{nl}")
+        _render_into(out, part, nl)
+    if not payload:
+        out.append(f"--{boundary}{nl}")
+    out.append(f"{nl}--{boundary}--{nl}")
+
+
+def _boundary_of(node: Node) -> str:
+    value = dict(node.headers)["Content-Type"]
+    return value.rsplit('boundary="', 1)[1][:-1]
+
+
+def render(node: Node, linesep: str) -> bytes:
+    """The wire bytes of ``node``, as the standard library's generator writes them."""
+    out: list[str] = []
+    _render_into(out, node, linesep)
+    return "".join(out).encode("ascii", "surrogateescape")
+
+
+def _fill(part: email.message.Message, node: Node, policy: Policy) -> None:
+    for name, value in node.headers:
+        part.set_raw(name, value)
+    if isinstance(node.payload, str):
+        part.set_payload(node.payload)
+        return
+    for child in node.payload:
+        sub = email.message.EmailMessage(policy=policy)
+        _fill(sub, child, policy)
+        part.attach(sub)
+
+
+def to_stdlib(node: Node, policy: Policy) -> SerializedMessage:
+    """The standard-library message with the structure of ``node``."""
+    msg = SerializedMessage(policy=policy)
+    _fill(msg, node, policy)
+    msg.remember(node)
+    return msg
+
+
+def _snapshot(msg: email.message.Message) -> list[tuple[Any, ...]]:
+    state = vars(msg)
+    payload = state.get("_payload")
+    parts = payload if isinstance(payload, list) else []
+    own = (msg, tuple(state.get("_headers", ())), payload, list(parts), msg.preamble,
+           msg.epilogue, state.get("_charset"), msg.policy)  # fmt: skip
+    return [own, *(item for part in parts for item in _snapshot(part))]
+
+
+class SerializedMessage(email.message.EmailMessage):
+    """A standard :class:`email.message.EmailMessage` built by the fast path.
+
+    Until the message (or any part) is modified, ``as_bytes()``/``bytes()`` with no
+    arguments return the bytes the fast path rendered -- the same bytes the standard
+    generator writes for it -- and ``as_string()`` their text when they are ASCII.
+    Any change, ``unixfrom=True`` or another policy uses the standard generator.
+    """
+
+    _fast: tuple[Node, list[tuple[Any, ...]]] | None = None
+    _fast_bytes: bytes | None = None
+
+    def remember(self, node: Node) -> None:
+        """Record ``node`` as this message's structure (when no header would be refolded)."""
+        policy = self.policy
+        refold = getattr(policy, "refold_source", "long")
+        if refold == "all" or (
+            refold == "long" and not all(_fits(n, v) for p in _nodes(node) for n, v in p.headers)
+        ):
+            return
+        self._fast = (node, _snapshot(self))
+        self._fast_bytes = None
+
+    def _unchanged_bytes(self) -> bytes | None:
+        fast = self._fast
+        if fast is None or _snapshot(self) != fast[1]:
+            return None
+        if self._fast_bytes is None:
+            self._fast_bytes = render(fast[0], self.policy.linesep)
+        return self._fast_bytes
+
+    def as_bytes(self, unixfrom: bool = False, policy: Policy | None = None) -> bytes:
+        """As :meth:`email.message.EmailMessage.as_bytes`, from the kept bytes when unchanged."""
+        if not unixfrom and (policy is None or policy is self.policy):
+            data = self._unchanged_bytes()
+            if data is not None:
+                return data
+        return super().as_bytes(unixfrom, policy)
+
+    def as_string(
+        self, unixfrom: bool = False, maxheaderlen: int | None = None, policy: Policy | None = None
+    ) -> str:
+        """As :meth:`email.message.EmailMessage.as_string`, from the kept bytes when unchanged
+        and ASCII."""
+        if not unixfrom and maxheaderlen is None and (policy is None or policy is self.policy):
+            data = self._unchanged_bytes()
+            if data is not None and data.isascii():
+                return data.decode("ascii")
+        return super().as_string(unixfrom, maxheaderlen, policy)
