@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import sys
 import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -31,8 +31,10 @@ _task_cache: ContextVar[_CacheEntry | None] = ContextVar("mailproviders_cache", 
 
 
 def _current_owner() -> object:
+    # Without asyncio imported no event loop can run, and importing it costs ~20 ms.
+    asyncio = sys.modules.get("asyncio")
     try:
-        task = asyncio.current_task()
+        task = asyncio.current_task() if asyncio is not None else None
     except RuntimeError:  # no running event loop in this thread
         task = None
     return task if task is not None else threading.current_thread()
