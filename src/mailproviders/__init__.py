@@ -4,7 +4,9 @@ Configure ``EMAIL_PROVIDERS`` (environment, ``.env`` or :func:`configure`), then
 ``send_mail(..., using="alias")`` or get a backend with ``providers["alias"]``.
 """
 
-from mailproviders.backends.locmem import outbox
+import importlib
+from typing import TYPE_CHECKING
+
 from mailproviders.deprecation import MailProvidersDeprecationWarning, get_connection
 from mailproviders.exceptions import (
     EmailProviderDoesNotExist,
@@ -13,16 +15,39 @@ from mailproviders.exceptions import (
     sent_messages_of,
 )
 from mailproviders.handler import ProvidersHandler, configure, providers
-from mailproviders.message import (
-    DNS_NAME,
-    EmailAlternative,
-    EmailAttachment,
-    EmailMessage,
-    EmailMultiAlternatives,
-    make_msgid,
-)
-from mailproviders.sending import mail_admins, mail_managers, send_mail, send_mass_mail
 from mailproviders.settings import MailSettings
+
+if TYPE_CHECKING:
+    from mailproviders.backends.locmem import outbox
+    from mailproviders.message import (
+        DNS_NAME,
+        EmailAlternative,
+        EmailAttachment,
+        EmailMessage,
+        EmailMultiAlternatives,
+        make_msgid,
+    )
+    from mailproviders.sending import mail_admins, mail_managers, send_mail, send_mass_mail
+
+# Imported on first use: a process that only configures and looks up providers does
+# not pay for the email package and the message layer.
+_LAZY = {
+    "outbox": "mailproviders.backends.locmem",
+    **dict.fromkeys(
+        (
+            "DNS_NAME",
+            "EmailAlternative",
+            "EmailAttachment",
+            "EmailMessage",
+            "EmailMultiAlternatives",
+            "make_msgid",
+        ),
+        "mailproviders.message",
+    ),
+    **dict.fromkeys(
+        ("mail_admins", "mail_managers", "send_mail", "send_mass_mail"), "mailproviders.sending"
+    ),
+}
 
 __all__ = [
     "DNS_NAME",
@@ -50,9 +75,18 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
     # Deprecated, built on first access (see mailproviders.deprecation).
     if name == "SMTPConnection":
         from mailproviders import deprecation
 
         return deprecation.SMTPConnection
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
