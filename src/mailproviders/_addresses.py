@@ -32,7 +32,14 @@ _SIMPLE = re.compile(
     rf"(?:(?P<atoms>{_ATOM}(?: {_ATOM})*) |\"(?P<quoted>{_QWORD}(?: {_QWORD})*)\" )?"
     rf"(?P<angle><)?(?P<addr>{_SIMPLE_ADDR})(?(angle)>)"
 )
-_ParseErrors = (errors.HeaderParseError, IndexError, ValueError, AttributeError, TypeError)
+_ParseErrors = (
+    errors.HeaderParseError,
+    IndexError,
+    ValueError,
+    AttributeError,
+    TypeError,
+    RecursionError,  # deeply nested comments, e.g. "a(a(a(...@b"
+)
 
 
 class Mailbox(NamedTuple):
@@ -85,7 +92,11 @@ def _invalid(address: str, header: str, why: str) -> ValueError:
 def _check_token(token: _parser.TokenList, address: str, header: str) -> None:
     # Obsolete syntax (e.g. "John Q. Public") is still unambiguous; keep accepting it.
     tolerated = (errors.NonASCIILocalPartDefect, errors.ObsoleteHeaderDefect)
-    defects = [d for d in token.all_defects if not isinstance(d, tolerated)]
+    try:
+        found = token.all_defects
+    except _ParseErrors:  # e.g. "a@[": the stdlib parser leaves a defect among the tokens
+        raise _invalid(address, header, "not a valid email address") from None
+    defects = [d for d in found if not isinstance(d, tolerated)]
     if defects:
         raise _invalid(address, header, str(defects[0]))
 
