@@ -67,6 +67,16 @@ def _address_list(argument: str, value: Sequence[str] | None) -> list[str]:
     return list(value)
 
 
+def _check_content_type(value: str, *, multipart: bool) -> None:
+    """A Content-Type given in ``headers`` must keep the structure built from the parts."""
+    if value.strip().lower().startswith("multipart/") != multipart:
+        kind = "multipart/*" if multipart else "a non-multipart type"
+        raise ValueError(
+            f"header 'Content-Type' {value.strip()!r} does not fit this message, whose "
+            f"body and attachments need {kind}; remove it from headers"
+        )
+
+
 class EmailMessage:
     """A single email message, sent to any number of recipients.
 
@@ -220,6 +230,8 @@ class EmailMessage:
         self._add_bodies(msg)
         self._add_attachments(msg)
         for name, value in content:
+            if name.lower() == "content-type":
+                _check_content_type(value, multipart=msg.is_multipart())
             del msg[name]
             msg.set_raw(name, value)
         if "MIME-Version" not in msg:  # no body part: set_content() never ran on msg
