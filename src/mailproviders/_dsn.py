@@ -106,6 +106,21 @@ def _file_path(parts: SplitResult, *, alias: str, dsn: str) -> str:
     return path
 
 
+def _check_userinfo(parts: SplitResult, scheme: str, *, alias: str, dsn: str) -> None:
+    # A password with an unencoded "/", "?" or "#" ends the host part early: the rest of
+    # the password would become a path or an option name, and be shown in errors.
+    if scheme == "file" and "@" in parts.netloc:
+        raise _problem(alias, dsn, "a file DSN takes no user or password")
+    after_host = parts.query + parts.fragment + ("" if scheme == "file" else parts.path)
+    if "@" in after_host:
+        raise _problem(
+            alias,
+            dsn,
+            "'@' after the host: percent-encode special characters in the user and "
+            "password ('/' as %2F, '?' as %3F, '#' as %23, '@' as %40)",
+        )
+
+
 def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
     """Parse a provider DSN into ``{"BACKEND": dotted path, "OPTIONS": {...}}``.
 
@@ -131,6 +146,7 @@ def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
         parts = urlsplit(text)
     except ValueError as exc:
         raise _problem(alias, text, f"malformed DSN: {exc}") from None
+    _check_userinfo(parts, scheme, alias=alias, dsn=text)
     backend, implied = DSN_SCHEMES[scheme]
     options: dict[str, Any] = dict(implied)
     if backend == _SMTP:
