@@ -26,6 +26,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from mailproviders._dsn import mask_dsn
 from mailproviders.exceptions import InvalidEmailProvider
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def backend_path(value: object) -> str:
         if _DOTTED_RE.match(name):
             return name
     short = ", ".join(BUILTIN_BACKENDS)
-    shown = repr(value) if isinstance(value, str) else type(value).__name__
+    shown = repr(mask_dsn(value)) if isinstance(value, str) else type(value).__name__
     raise ValueError(
         f"expected a built-in backend name ({short}) or the dotted path of a backend "
         f"class, got {shown}"

@@ -17,6 +17,7 @@ from typing import Any, Final, cast
 from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
+from mailproviders._dsn import looks_like_dsn, mask_dsn
 from mailproviders._options import OPTIONS_MODELS, BuiltinOptions, import_backend
 from mailproviders.exceptions import ConfigProblem, InvalidEmailProvider
 
@@ -37,9 +38,12 @@ RESERVED_OPTIONS: Final = frozenset({"alias"})
 
 
 def describe_value(value: object, *, secret: bool) -> str:
-    """``repr(value)`` shortened to one line, or a mask for a secret."""
+    """``repr(value)`` shortened to one line, or a mask for a secret; a DSN-shaped string
+    is shown with its password masked."""
     if secret:
         return MASK
+    if isinstance(value, str) and looks_like_dsn(value):
+        value = mask_dsn(value)  # a DSN given where it does not belong keeps its password
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
