@@ -171,7 +171,7 @@ def test_asyncio_tasks_use_their_own_cached_provider(smtp_server: SMTPTestServer
     _check_intact(_server_messages(smtp_server), _expected(workers, PER_TASK))
 
 
-def test_threads_share_one_smtp_backend_that_connects_per_call(
+def test_threads_share_an_unopened_smtp_backend(
     smtp_server: SMTPTestServer,
 ) -> None:
     backend = SMTPBackend(**smtp_server.options())  # never opened: each call connects
