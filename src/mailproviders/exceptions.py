@@ -11,7 +11,10 @@ Failures while *sending* are not wrapped: the original exception (``smtplib.SMTP
 ``OSError``, ``ValueError``...) propagates unchanged, so existing ``except`` clauses keep
 working. It is enriched with ``sent_count`` and ``sent_messages`` (see :func:`record_sent`),
 which tell how many of the messages handed to ``send_messages()`` were accepted before the
-failure, so that a caller can retry only the rest.
+failure, so that a caller can retry only the rest. A message whose fate is unknown (the
+connection was lost after its data was sent, before the server's reply) is listed in
+``possibly_sent_messages`` instead (see :func:`record_possibly_sent`): retrying it may
+deliver it twice.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ __all__ = [
     "ImproperlyConfigured",
     "InvalidEmailProvider",
     "location",
+    "possibly_sent_messages_of",
+    "record_possibly_sent",
     "record_sent",
     "sent_messages_of",
 ]
@@ -142,18 +147,48 @@ def record_sent(
     count = len(sent) if count is None else count
     exc.sent_count = count  # type: ignore[attr-defined]
     exc.sent_messages = list(sent)  # type: ignore[attr-defined]
+    word = "message was" if count == 1 else "messages were"
+    _replace_note(
+        exc,
+        "mailproviders: ",
+        f"{count} {word} accepted before this error (see exc.sent_count / exc.sent_messages)",
+    )
+
+
+def _replace_note(exc: BaseException, prefix: str, text: str | None) -> None:
+    """Drop ``exc``'s notes starting with ``prefix``, then add ``prefix + text`` (if any)."""
     notes: list[str] = getattr(exc, "__notes__", [])
-    notes[:] = [note for note in notes if not note.startswith("mailproviders:")]
+    notes[:] = [note for note in notes if not note.startswith(prefix)]
     if not hasattr(exc, "__notes__"):
         exc.__notes__ = notes
-    word = "message was" if count == 1 else "messages were"
-    notes.append(
-        f"mailproviders: {count} {word} accepted before this error "
-        "(see exc.sent_count / exc.sent_messages)"
-    )
+    if text is not None:
+        notes.append(prefix + text)
 
 
 def sent_messages_of(exc: BaseException) -> list[EmailMessage]:
     """Return the messages that were accepted before ``exc`` was raised (``[]`` if unknown)."""
     sent: Any = getattr(exc, "sent_messages", None)
     return list(sent) if sent else []
+
+
+def record_possibly_sent(exc: BaseException, messages: Sequence[EmailMessage]) -> None:
+    """Mark ``messages`` as possibly delivered on ``exc`` before it propagates.
+
+    Used when the connection was lost after a message's data was sent but before the
+    server replied: the server may have accepted it. Sets ``exc.possibly_sent_messages``
+    (replacing an earlier value) and a note; such messages are not counted in
+    ``sent_count`` and must not be resent blindly.
+    """
+    exc.possibly_sent_messages = list(messages)  # type: ignore[attr-defined]
+    word = "message" if len(messages) == 1 else "messages"
+    text = (
+        f"{len(messages)} {word} sent without a reply from the server "
+        "(see exc.possibly_sent_messages); resending may deliver them twice"
+    )
+    _replace_note(exc, "possibly delivered: ", text if messages else None)
+
+
+def possibly_sent_messages_of(exc: BaseException) -> list[EmailMessage]:
+    """Return the messages ``exc`` marks as possibly delivered (``[]`` if none or unknown)."""
+    messages: Any = getattr(exc, "possibly_sent_messages", None)
+    return list(messages) if messages else []

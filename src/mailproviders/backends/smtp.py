@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from pydantic import SecretStr
 
+from mailproviders.backends._smtp_transaction import send_transaction
 from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend, NotGiven
 from mailproviders.exceptions import InvalidEmailProvider, record_sent
 
@@ -257,8 +258,13 @@ class EmailBackend(BaseEmailBackend):
             options.append("SMTPUTF8")
         message.refused_recipients = {}
         try:
-            refused = connection.sendmail(
-                prepared.sender, prepared.recipients, prepared.data, mail_options=options
+            refused = send_transaction(
+                connection,
+                message,
+                sender=prepared.sender,
+                recipients=prepared.recipients,
+                data=prepared.data,
+                options=options,
             )
         except smtplib.SMTPRecipientsRefused as exc:
             message.refused_recipients = _as_written(exc.recipients, prepared.written)
