@@ -26,7 +26,10 @@ DSN_SCHEMES: Final[dict[str, tuple[str, dict[str, Any]]]] = {
     "file": ("mailproviders.backends.filebased.EmailBackend", {}),
     "locmem": ("mailproviders.backends.locmem.EmailBackend", {}),
     "dummy": ("mailproviders.backends.dummy.EmailBackend", {}),
+    "failover": ("mailproviders.backends.failover.EmailBackend", {}),
+    "roundrobin": ("mailproviders.backends.roundrobin.EmailBackend", {}),
 }
+_COMPOSITE_SCHEMES: Final = frozenset({"failover", "roundrobin"})
 
 _SCHEME_RE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _QUERY_SECRET_RE: Final = re.compile(r"(?i)(password=)[^&#]*")
@@ -106,6 +109,24 @@ def _file_path(parts: SplitResult, *, alias: str, dsn: str) -> str:
     return path
 
 
+def _aliases(parts: SplitResult, scheme: str, *, alias: str, dsn: str) -> list[str]:
+    # The host part holds aliases, which keep their case (parts.hostname would lower it).
+    if parts.path.strip("/") or "@" in parts.netloc:
+        raise _problem(
+            alias, dsn, f"{scheme}:// takes provider aliases only, e.g. {scheme}://primary,backup"
+        )
+    aliases = [unquote(name) for name in parts.netloc.split(",")]
+    if not all(aliases):
+        raise _problem(
+            alias,
+            dsn,
+            f"{scheme}:// needs the aliases of other providers separated by commas, "
+            f"e.g. {scheme}://primary,backup",
+            "using",
+        )
+    return aliases
+
+
 def _check_userinfo(parts: SplitResult, scheme: str, *, alias: str, dsn: str) -> None:
     # A password with an unencoded "/", "?" or "#" ends the host part early: the rest of
     # the password would become a path or an option name, and be shown in errors.
@@ -126,8 +147,10 @@ def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
 
     Schemes: ``smtp``, ``smtp+starttls`` (``use_tls``), ``smtps`` (``use_ssl``; port 587 is
     rejected, suggesting ``smtp+starttls``), ``console``, ``file`` (``file:///dir``),
-    ``locmem``, ``dummy``. User and password are percent-decoded; query parameters become
-    OPTIONS (strings here, typed when the provider is validated).
+    ``locmem``, ``dummy``, ``failover`` and ``roundrobin`` (``failover://primary,backup``:
+    the aliases of other providers, in order, as ``using``). User and password are
+    percent-decoded; query parameters become OPTIONS (strings here, typed when the
+    provider is validated).
 
     Raises :class:`InvalidEmailProvider` naming ``alias`` for an unknown scheme or a
     malformed DSN; its message shows the DSN with the password masked.
@@ -153,6 +176,8 @@ def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
         options.update(_smtp_options(parts, scheme, alias=alias, dsn=text))
     elif scheme == "file":
         options["file_path"] = _file_path(parts, alias=alias, dsn=text)
+    elif scheme in _COMPOSITE_SCHEMES:
+        options["using"] = _aliases(parts, scheme, alias=alias, dsn=text)
     elif parts.netloc or parts.path.strip("/"):
         raise _problem(alias, text, f"{scheme}:// takes no host or path, only ?options")
     for key, value in _query_options(parts, alias=alias, dsn=text).items():

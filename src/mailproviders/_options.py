@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -34,8 +35,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_BACKENDS",
+    "COMPOSITE_BACKENDS",
     "OPTIONS_MODELS",
     "BuiltinOptions",
+    "CompositeOptions",
     "ConsoleOptions",
     "FileOptions",
     "NoOptions",
@@ -55,7 +58,14 @@ BUILTIN_BACKENDS: Final[Mapping[str, str]] = MappingProxyType(
         "file": _PREFIX + "filebased.EmailBackend",
         "locmem": _PREFIX + "locmem.EmailBackend",
         "dummy": _PREFIX + "dummy.EmailBackend",
+        "failover": _PREFIX + "failover.EmailBackend",
+        "roundrobin": _PREFIX + "roundrobin.EmailBackend",
     }
+)
+
+#: Dotted paths of the built-in backends that send through other providers (``using``).
+COMPOSITE_BACKENDS: Final = frozenset(
+    {BUILTIN_BACKENDS["failover"], BUILTIN_BACKENDS["roundrobin"]}
 )
 
 _DOTTED_RE: Final = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
@@ -248,6 +258,51 @@ class FileOptions(BuiltinOptions):
     file_path: DirectoryPath = Field(description="Directory for the files (created if missing).")
 
 
+def _alias_list(value: Any) -> Any:
+    # From the environment or a DSN: a JSON list, or aliases separated by commas.
+    if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("expected a JSON list of provider aliases") from None
+        return [part.strip() for part in value.split(",")]
+    return value
+
+
+def _distinct(aliases: list[str]) -> list[str]:
+    twice = sorted({alias for alias in aliases if aliases.count(alias) > 1})
+    if twice:
+        raise ValueError(f"alias {twice[0]!r} is listed more than once")
+    return aliases
+
+
+AliasList = Annotated[
+    list[Annotated[str, Field(min_length=1, strict=True)]],
+    BeforeValidator(_alias_list),
+    Field(min_length=1),
+    AfterValidator(_distinct),
+]
+
+
+class CompositeOptions(BuiltinOptions):
+    """OPTIONS of the ``failover`` and ``roundrobin`` backends.
+
+    ``using`` lists other aliases of ``EMAIL_PROVIDERS``; that they exist and form no
+    cycle is checked across providers when the configuration is loaded.
+    """
+
+    EXPECTED: ClassVar[dict[str, str]] = {
+        **BuiltinOptions.EXPECTED,
+        "using": "a non-empty list of provider aliases",
+    }
+
+    using: AliasList = Field(
+        description="Aliases of the providers to send through, in order (required).",
+        json_schema_extra={"uniqueItems": True},
+    )
+
+
 class NoOptions(BuiltinOptions):
     """OPTIONS of the locmem and dummy backends: only the legacy ``fail_silently``."""
 
@@ -260,5 +315,7 @@ OPTIONS_MODELS: Final[Mapping[str, type[BuiltinOptions]]] = MappingProxyType(
         BUILTIN_BACKENDS["file"]: FileOptions,
         BUILTIN_BACKENDS["locmem"]: NoOptions,
         BUILTIN_BACKENDS["dummy"]: NoOptions,
+        BUILTIN_BACKENDS["failover"]: CompositeOptions,
+        BUILTIN_BACKENDS["roundrobin"]: CompositeOptions,
     }
 )

@@ -11,7 +11,7 @@ import difflib
 import functools
 import inspect
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final, cast
 
 from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError, create_model
@@ -25,6 +25,7 @@ __all__ = [
     "MASK",
     "SECRET_NAMES",
     "backend_kwargs",
+    "composite_problems",
     "describe_value",
     "problems_from_error",
     "validate_options",
@@ -199,6 +200,48 @@ def validate_options(alias: str, path: str, options: Mapping[str, Any]) -> dict[
         if isinstance(values[key], str):
             values[key] = SecretStr(values[key])
     return values
+
+
+def composite_problems(
+    graph: Mapping[str, Sequence[str]], configured: Collection[str]
+) -> list[ConfigProblem]:
+    """Problems of composite providers: ``graph`` maps each one's alias to its ``using``.
+
+    Every alias in ``using`` must be in ``configured``; a provider must not reach itself,
+    directly (listing itself) or through other composite providers (a cycle).
+    """
+    problems: list[ConfigProblem] = []
+    known = ", ".join(repr(name) for name in sorted(configured))
+    for alias, using in graph.items():
+        problems += [
+            ConfigProblem(
+                alias, "using", f"no provider named {name!r}; configured aliases: {known}"
+            )
+            for name in using
+            if name not in configured
+        ]
+        cycle = _cycle_from(alias, graph)
+        if cycle == [alias, alias]:
+            problems.append(ConfigProblem(alias, "using", "a provider cannot list itself"))
+        elif cycle is not None:
+            shown = " → ".join(repr(name) for name in cycle)
+            problems.append(ConfigProblem(alias, "using", f"cycle of providers: {shown}"))
+    return problems
+
+
+def _cycle_from(start: str, graph: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """The shortest path of aliases from ``start`` back to itself, or ``None``."""
+    paths = [[start]]
+    seen = {start}
+    while paths:
+        path = paths.pop(0)
+        for name in graph.get(path[-1], ()):
+            if name == start:
+                return [*path, start]
+            if name in graph and name not in seen:
+                seen.add(name)
+                paths.append([*path, name])
+    return None
 
 
 def backend_kwargs(path: str, options: Mapping[str, Any]) -> dict[str, Any]:

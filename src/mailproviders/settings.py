@@ -29,10 +29,10 @@ from pydantic_settings import (
 )
 
 from mailproviders._dsn import parse_dsn
-from mailproviders._options import BUILTIN_BACKENDS, import_backend
+from mailproviders._options import BUILTIN_BACKENDS, COMPOSITE_BACKENDS, import_backend
 from mailproviders._provider import ProviderConfig, ProviderDefaults, provider_from
 from mailproviders._sources import DotEnvSource, EnvSource
-from mailproviders._validate import problems_from_error
+from mailproviders._validate import composite_problems, problems_from_error
 from mailproviders.exceptions import (
     ConfigProblem,
     ImproperlyConfigured,
@@ -163,7 +163,10 @@ class MailSettings(BaseSettings):
 def validate_providers(mapping: Mapping[str, Any]) -> dict[str, ProviderConfig]:
     """Validate an ``EMAIL_PROVIDERS``-shaped mapping (alias → mapping, DSN or ProviderConfig).
 
-    Raises :class:`InvalidEmailProvider` listing the problems of every alias.
+    Each provider is validated on its own, then composite providers (``failover``,
+    ``roundrobin``) are checked against the others: every alias in ``using`` exists and
+    no provider reaches itself. Raises :class:`InvalidEmailProvider` listing the problems
+    of every alias.
     """
     providers: dict[str, ProviderConfig] = {}
     problems: list[ConfigProblem] = []
@@ -172,6 +175,12 @@ def validate_providers(mapping: Mapping[str, Any]) -> dict[str, ProviderConfig]:
             providers[str(alias)] = provider_from(str(alias), raw)
         except InvalidEmailProvider as exc:
             problems += exc.errors
+    graph = {
+        alias: config.OPTIONS["using"]
+        for alias, config in providers.items()
+        if config.BACKEND in COMPOSITE_BACKENDS and "using" in config.OPTIONS
+    }
+    problems += composite_problems(graph, [str(alias) for alias in mapping])
     if problems:
         raise InvalidEmailProvider(errors=problems)
     return providers

@@ -1,0 +1,64 @@
+"""Round-robin backend: spread messages across the providers of ``using`` in turn."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from mailproviders.backends._composite import CompositeBackend, Members, Outcome, is_transient
+
+if TYPE_CHECKING:
+    from mailproviders.message import EmailMessage
+
+__all__ = ["EmailBackend"]
+
+
+class EmailBackend(CompositeBackend):
+    """Send each message through the next provider of ``using``, in turn.
+
+    The rotation advances by one provider per message; its position belongs to the
+    instance and is thread-safe. The class is ``cacheable``, so ``providers[alias]``
+    reuses one instance (and its rotation) per thread or asyncio task. A provider that
+    fails at connection level or transiently (as for failover) is skipped for the rest of
+    the call, and the message goes to the next provider, with a WARNING naming both
+    aliases. A message that may have been delivered is not resent (see
+    ``possibly_sent_messages``); a permanent error propagates; when every provider failed
+    for a message, the last error propagates with a note naming the aliases tried.
+
+    Raises :class:`~mailproviders.exceptions.InvalidEmailProvider` (option ``using``) when
+    ``using`` is not a non-empty list of aliases.
+    """
+
+    cacheable: ClassVar[bool] = True
+    #: Index in ``using`` of the provider for the next message (set per instance).
+    _position: int = 0
+
+    def _rotation(self) -> list[str]:
+        """The aliases in the order to try for the next message; advances the rotation."""
+        with self._lock:
+            start = self._position
+            self._position = (start + 1) % len(self.using)
+        return self.using[start:] + self.using[:start]
+
+    def _send(self, messages: list[EmailMessage], members: Members, outcome: Outcome) -> None:
+        down: set[str] = set()
+        last: Exception | None = None
+        for message in messages:
+            candidates = [alias for alias in self._rotation() if alias not in down]
+            for position, alias in enumerate(candidates):
+                try:
+                    outcome.accepted([message], members.get(alias).send_messages([message]))
+                    break
+                except Exception as exc:
+                    left = outcome.failed(exc, [message], alias)
+                    if not is_transient(exc):
+                        raise
+                    down.add(alias)
+                    last = exc
+                    if not left:
+                        break  # it may have been delivered: never resent
+                    if position + 1 < len(candidates):
+                        outcome.moving(alias, candidates[position + 1], exc, 1)
+            else:
+                assert last is not None  # every provider is down only after a failure
+                outcome.exhausted(last)
+                raise last
