@@ -27,7 +27,16 @@ if TYPE_CHECKING:
         EmailMultiAlternatives,
         make_msgid,
     )
-    from mailproviders.sending import mail_admins, mail_managers, send_mail, send_mass_mail
+    from mailproviders.sending import (
+        amail_admins,
+        amail_managers,
+        asend_mail,
+        asend_mass_mail,
+        mail_admins,
+        mail_managers,
+        send_mail,
+        send_mass_mail,
+    )
 
 # Imported on first use: a process that only configures and looks up providers does
 # not pay for the email package and the message layer.
@@ -45,7 +54,17 @@ _LAZY = {
         "mailproviders.message",
     ),
     **dict.fromkeys(
-        ("mail_admins", "mail_managers", "send_mail", "send_mass_mail"), "mailproviders.sending"
+        (
+            "amail_admins",
+            "amail_managers",
+            "asend_mail",
+            "asend_mass_mail",
+            "mail_admins",
+            "mail_managers",
+            "send_mail",
+            "send_mass_mail",
+        ),
+        "mailproviders.sending",
     ),
 }
 
@@ -61,6 +80,10 @@ __all__ = [
     "MailProvidersDeprecationWarning",
     "MailSettings",
     "ProvidersHandler",
+    "amail_admins",
+    "amail_managers",
+    "asend_mail",
+    "asend_mass_mail",
     "configure",
     "get_connection",
     "mail_admins",

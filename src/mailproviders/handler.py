@@ -140,16 +140,34 @@ class ProvidersHandler:
     def __len__(self) -> int:
         return len(self._configs())
 
-    def close_all(self) -> None:
-        """Close every cached instance (in all threads and tasks) and forget them."""
+    def _forget_cached(self) -> list[BaseEmailBackend]:
         with self._lock:
             cached, self._cached = self._cached, []
             self._generation += 1
+        return cached
+
+    def close_all(self) -> None:
+        """Close every cached instance (in all threads and tasks) and forget them.
+
+        Every instance is closed even when one fails; then the first error is raised.
+        """
         errors: list[Exception] = []
-        for backend in cached:
+        for backend in self._forget_cached():
             try:
                 backend.close()
             except Exception as exc:  # close the others before reporting
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    async def aclose_all(self) -> None:
+        """Async :meth:`close_all`: close every cached instance with ``aclose()`` and
+        forget them; the first error is raised after all were closed."""
+        errors: list[Exception] = []
+        for backend in self._forget_cached():
+            try:
+                await backend.aclose()
+            except Exception as exc:
                 errors.append(exc)
         if errors:
             raise errors[0]

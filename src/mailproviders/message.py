@@ -271,6 +271,13 @@ class EmailMessage:
 
         return send_email_message(self, fail_silently=fail_silently, using=using)
 
+    async def asend(self, fail_silently: bool = False, *, using: str | None = None) -> int:
+        """Async :meth:`send`: same arguments, result and exceptions, sending with the
+        backend's ``asend_messages``."""
+        from mailproviders.sending import asend_email_message
+
+        return await asend_email_message(self, fail_silently=fail_silently, using=using)
+
     def attach(
         self,
         filename: str | email.message.MIMEPart | None = None,

@@ -1,6 +1,8 @@
 """Send functions. Every one takes ``using=alias`` and a uniform ``fail_silently``.
 
-``fail_silently`` is applied in exactly one place, :func:`_deliver`: resolving the provider
+Each function has an async twin (``asend_mail``...) with the same signature and semantics.
+
+``fail_silently`` is applied in exactly one place, :func:`_on_failure`: resolving the provider
 is never silenced; any exception raised while sending is, when asked for, logged on the
 ``mailproviders`` logger (WARNING, with traceback) and the call returns how many messages
 were really accepted.
@@ -8,10 +10,11 @@ were really accepted.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from mailproviders import deprecation
@@ -23,7 +26,18 @@ if TYPE_CHECKING:
     from mailproviders.backends.base import BaseEmailBackend
     from mailproviders.settings import ProviderDefaults
 
-__all__ = ["mail_admins", "mail_managers", "send_email_message", "send_mail", "send_mass_mail"]
+__all__ = [
+    "amail_admins",
+    "amail_managers",
+    "asend_email_message",
+    "asend_mail",
+    "asend_mass_mail",
+    "mail_admins",
+    "mail_managers",
+    "send_email_message",
+    "send_mail",
+    "send_mass_mail",
+]
 
 logger = logging.getLogger("mailproviders")
 
@@ -71,29 +85,75 @@ def _fill_defaults(message: EmailMessage, defaults: ProviderDefaults) -> None:
             message.extra_headers = {**extra, **message.extra_headers}
 
 
+def _on_failure(
+    exc: Exception, backend: BaseEmailBackend, *, alias: str | None, fail_silently: bool
+) -> int:
+    """The ``fail_silently`` rule, for the sync and async paths alike: re-raise ``exc``
+    unless silenced; else log it (WARNING, traceback) and return its ``sent_count``."""
+    if not hasattr(exc, "sent_count"):
+        record_sent(exc, [])
+    if not (fail_silently or deprecation.legacy_fail_silently(backend)):
+        raise exc
+    sent_count: int = exc.sent_count  # type: ignore[attr-defined]
+    logger.warning(
+        "sending through provider %r failed (fail_silently=True); %d message(s) accepted",
+        alias,
+        sent_count,
+        exc_info=exc,
+    )
+    return sent_count
+
+
 def _deliver(
-    send: Callable[[], int],
+    send: Callable[[], int], backend: BaseEmailBackend, *, alias: str | None, fail_silently: bool
+) -> int:
+    try:
+        return send()
+    except Exception as exc:
+        return _on_failure(exc, backend, alias=alias, fail_silently=fail_silently)
+
+
+async def _adeliver(
+    send: Callable[[], Awaitable[int]],
     backend: BaseEmailBackend,
     *,
     alias: str | None,
     fail_silently: bool,
 ) -> int:
-    """Run ``send``; the one place where ``fail_silently`` is applied."""
     try:
-        return send()
+        return await send()
     except Exception as exc:
-        if not hasattr(exc, "sent_count"):
-            record_sent(exc, [])
-        if not (fail_silently or deprecation.legacy_fail_silently(backend)):
-            raise
-        sent_count: int = exc.sent_count  # type: ignore[attr-defined]
-        logger.warning(
-            "sending through provider %r failed (fail_silently=True); %d message(s) accepted",
-            alias,
-            sent_count,
-            exc_info=exc,
-        )
-        return sent_count
+        return _on_failure(exc, backend, alias=alias, fail_silently=fail_silently)
+
+
+def _message_plan(
+    message: EmailMessage, using: str | None
+) -> tuple[BaseEmailBackend, str | None, EmailMessage]:
+    """The backend, alias and the message to hand over (a copy with DEFAULTS applied)."""
+    if message.connection is not None and using is not None:
+        raise TypeError("this message has a connection (deprecated); do not also pass using=")
+    backend, alias = _resolve(using, message.connection)
+    defaults = _defaults_of(alias)
+    outgoing = message
+    if defaults is not None:
+        outgoing = copy.copy(message)
+        outgoing.extra_headers = dict(message.extra_headers)
+        _fill_defaults(outgoing, defaults)
+    return backend, alias, outgoing
+
+
+@contextlib.contextmanager
+def _reported_on(message: EmailMessage, outgoing: EmailMessage) -> Iterator[None]:
+    """Report the outcome of sending the copy ``outgoing`` on the caller's ``message``."""
+    try:
+        yield
+    except Exception as exc:
+        if outgoing is not message and sent_messages_of(exc):
+            record_sent(exc, [message])
+        raise
+    finally:
+        if outgoing is not message:
+            message.refused_recipients = outgoing.refused_recipients
 
 
 def send_email_message(
@@ -107,44 +167,38 @@ def send_email_message(
     """
     if not message.recipients():
         return 0
-    if message.connection is not None and using is not None:
-        raise TypeError("this message has a connection (deprecated); do not also pass using=")
-    backend, alias = _resolve(using, message.connection)
-    defaults = _defaults_of(alias)
-    outgoing = message
-    if defaults is not None:
-        outgoing = copy.copy(message)
-        outgoing.extra_headers = dict(message.extra_headers)
-        _fill_defaults(outgoing, defaults)
-    try:
+    backend, alias, outgoing = _message_plan(message, using)
+    with _reported_on(message, outgoing):
         return _deliver(
             lambda: backend.send_messages([outgoing]),
             backend,
             alias=alias,
             fail_silently=fail_silently,
         )
-    except Exception as exc:
-        if outgoing is not message and sent_messages_of(exc):
-            record_sent(exc, [message])
-        raise
-    finally:
-        if outgoing is not message:
-            message.refused_recipients = outgoing.refused_recipients
 
 
-def _send_built(
-    messages: Iterable[EmailMessage],
-    *,
-    using: str | None,
-    connection: BaseEmailBackend | None,
-    fail_silently: bool,
-    auth: tuple[str | None, str | None] = (None, None),
+async def asend_email_message(
+    message: EmailMessage, *, fail_silently: bool = False, using: str | None = None
 ) -> int:
-    """Send messages this module built itself (so DEFAULTS may be filled in place)."""
-    backend, alias = _resolve(using, connection, auth)
-    defaults = _defaults_of(alias)
-    if defaults is not None:
-        messages = _filled(messages, defaults)
+    """Implementation of :meth:`EmailMessage.asend`: :func:`send_email_message`, awaited."""
+    if not message.recipients():
+        return 0
+    backend, alias, outgoing = _message_plan(message, using)
+    with _reported_on(message, outgoing):
+        return await _adeliver(
+            lambda: backend.asend_messages([outgoing]),
+            backend,
+            alias=alias,
+            fail_silently=fail_silently,
+        )
+
+
+#: What to send: the backend, its alias (``None`` for a legacy connection), the messages.
+_Plan = tuple["BaseEmailBackend", str | None, Iterable[EmailMessage]]
+
+
+def _send_plan(plan: _Plan, fail_silently: bool) -> int:
+    backend, alias, messages = plan
     return _deliver(
         lambda: backend.send_messages(messages),
         backend,
@@ -153,12 +207,51 @@ def _send_built(
     )
 
 
+async def _asend_plan(plan: _Plan, fail_silently: bool) -> int:
+    backend, alias, messages = plan
+    return await _adeliver(
+        lambda: backend.asend_messages(messages),
+        backend,
+        alias=alias,
+        fail_silently=fail_silently,
+    )
+
+
+def _built_plan(
+    messages: Iterable[EmailMessage],
+    *,
+    using: str | None,
+    connection: BaseEmailBackend | None,
+    auth: tuple[str | None, str | None] = (None, None),
+) -> _Plan:
+    """Backend, alias and messages for messages this module built itself (so DEFAULTS
+    may be filled in place)."""
+    backend, alias = _resolve(using, connection, auth)
+    defaults = _defaults_of(alias)
+    if defaults is not None:
+        messages = _filled(messages, defaults)
+    return backend, alias, messages
+
+
 def _filled(
     messages: Iterable[EmailMessage], defaults: ProviderDefaults
 ) -> Iterator[EmailMessage]:
     for message in messages:
         _fill_defaults(message, defaults)
         yield message
+
+
+def _mail(
+    subject: str,
+    body: str,
+    from_email: str | None,
+    recipients: Sequence[str],
+    html_message: str | None,
+) -> EmailMultiAlternatives:
+    mail = EmailMultiAlternatives(subject, body, from_email, list(recipients))
+    if html_message is not None:
+        mail.attach_alternative(html_message, "text/html")
+    return mail
 
 
 def send_mail(
@@ -181,16 +274,29 @@ def send_mail(
     ``connection`` are deprecated. Raises what the backend raises, unless
     ``fail_silently``; configuration errors always raise.
     """
-    mail = EmailMultiAlternatives(subject, message, from_email, recipient_list)
-    if html_message is not None:
-        mail.attach_alternative(html_message, "text/html")
-    return _send_built(
-        [mail],
-        using=using,
-        connection=connection,
-        fail_silently=fail_silently,
-        auth=(auth_user, auth_password),
-    )
+    mail = _mail(subject, message, from_email, recipient_list, html_message)
+    plan = _built_plan([mail], using=using, connection=connection, auth=(auth_user, auth_password))
+    return _send_plan(plan, fail_silently)
+
+
+async def asend_mail(
+    subject: str,
+    message: str,
+    from_email: str | None,
+    recipient_list: Sequence[str],
+    *,
+    fail_silently: bool = False,
+    auth_user: str | None = None,
+    auth_password: str | None = None,
+    connection: BaseEmailBackend | None = None,
+    html_message: str | None = None,
+    using: str | None = None,
+) -> int:
+    """Async :func:`send_mail` (same arguments, result and exceptions), sending with the
+    backend's ``asend_messages``."""
+    mail = _mail(subject, message, from_email, recipient_list, html_message)
+    plan = _built_plan([mail], using=using, connection=connection, auth=(auth_user, auth_password))
+    return await _asend_plan(plan, fail_silently)
 
 
 def _mass_messages(datatuple: Iterable[DatatupleType]) -> Iterator[EmailMessage]:
@@ -198,26 +304,58 @@ def _mass_messages(datatuple: Iterable[DatatupleType]) -> Iterator[EmailMessage]
         yield EmailMessage(subject, body, sender, recipients)
 
 
+class _Tally:
+    """Messages accepted so far over several batches, for the partial-failure report."""
+
+    def __init__(self, *, keep: bool) -> None:
+        self.keep = keep
+        self.total = 0
+        self.accepted: list[EmailMessage] = []
+
+    def add(self, batch: list[EmailMessage], count: int) -> None:
+        self.total += count
+        if self.keep:
+            self.accepted.extend(m for m in batch if m.recipients())
+
+    def failed(self, exc: Exception) -> None:
+        in_batch = sent_messages_of(exc)
+        count = getattr(exc, "sent_count", len(in_batch))
+        record_sent(exc, self.accepted + in_batch if self.keep else in_batch, self.total + count)
+
+
+def _batches(messages: Iterable[EmailMessage]) -> Iterator[list[EmailMessage]]:
+    iterator = iter(messages)
+    while batch := list(itertools.islice(iterator, MASS_MAIL_BATCH)):
+        yield batch
+
+
 def _send_in_batches(
     backend: BaseEmailBackend, messages: Iterable[EmailMessage], *, keep: bool
 ) -> int:
     """Send ``messages`` over one open connection, ``MASS_MAIL_BATCH`` at a time."""
-    total = 0
-    accepted: list[EmailMessage] = []
-    iterator = iter(messages)
+    tally = _Tally(keep=keep)
     with backend:
-        while batch := list(itertools.islice(iterator, MASS_MAIL_BATCH)):
+        for batch in _batches(messages):
             try:
-                count = backend.send_messages(batch)
+                tally.add(batch, backend.send_messages(batch))
             except Exception as exc:
-                in_batch = sent_messages_of(exc)
-                count = getattr(exc, "sent_count", len(in_batch))
-                record_sent(exc, accepted + in_batch if keep else in_batch, total + count)
+                tally.failed(exc)
                 raise
-            total += count
-            if keep:
-                accepted.extend(m for m in batch if m.recipients())
-    return total
+    return tally.total
+
+
+async def _asend_in_batches(
+    backend: BaseEmailBackend, messages: Iterable[EmailMessage], *, keep: bool
+) -> int:
+    tally = _Tally(keep=keep)
+    async with backend:
+        for batch in _batches(messages):
+            try:
+                tally.add(batch, await backend.asend_messages(batch))
+            except Exception as exc:
+                tally.failed(exc)
+                raise
+    return tally.total
 
 
 def send_mass_mail(
@@ -238,11 +376,12 @@ def send_mass_mail(
     iterator, only those of the failing batch are kept: ``sent_count`` is the position in
     the input to resume from).
     """
-    backend, alias = _resolve(using, connection, (auth_user, auth_password))
-    defaults = _defaults_of(alias)
-    messages: Iterable[EmailMessage] = _mass_messages(datatuple)
-    if defaults is not None:
-        messages = _filled(messages, defaults)
+    backend, alias, messages = _built_plan(
+        _mass_messages(datatuple),
+        using=using,
+        connection=connection,
+        auth=(auth_user, auth_password),
+    )
     keep = isinstance(datatuple, Sequence)
     return _deliver(
         lambda: _send_in_batches(backend, messages, keep=keep),
@@ -252,28 +391,49 @@ def send_mass_mail(
     )
 
 
-def _admin_mail(
+async def asend_mass_mail(
+    datatuple: Iterable[DatatupleType],
+    *,
+    fail_silently: bool = False,
+    auth_user: str | None = None,
+    auth_password: str | None = None,
+    connection: BaseEmailBackend | None = None,
+    using: str | None = None,
+) -> int:
+    """Async :func:`send_mass_mail` (same arguments, result, batching and partial-failure
+    report), over one connection opened with ``async with``."""
+    backend, alias, messages = _built_plan(
+        _mass_messages(datatuple),
+        using=using,
+        connection=connection,
+        auth=(auth_user, auth_password),
+    )
+    keep = isinstance(datatuple, Sequence)
+    return await _adeliver(
+        lambda: _asend_in_batches(backend, messages, keep=keep),
+        backend,
+        alias=alias,
+        fail_silently=fail_silently,
+    )
+
+
+def _admin_plan(
     recipients: Sequence[str],
     subject: str,
     message: str,
     *,
-    fail_silently: bool,
     connection: BaseEmailBackend | None,
     html_message: str | None,
     using: str | None,
-) -> int:
+) -> _Plan | None:
+    """What mail_admins/mail_managers send, or ``None`` (no provider resolved) when
+    ``recipients`` is empty."""
     if not recipients:
-        return 0
+        return None
     settings = providers.settings
-    mail = EmailMultiAlternatives(
-        f"{settings.EMAIL_SUBJECT_PREFIX}{subject}",
-        message,
-        settings.SERVER_EMAIL,
-        list(recipients),
-    )
-    if html_message is not None:
-        mail.attach_alternative(html_message, "text/html")
-    return _send_built([mail], using=using, connection=connection, fail_silently=fail_silently)
+    subject = f"{settings.EMAIL_SUBJECT_PREFIX}{subject}"
+    mail = _mail(subject, message, settings.SERVER_EMAIL, recipients, html_message)
+    return _built_plan([mail], using=using, connection=connection)
 
 
 def mail_admins(
@@ -288,15 +448,11 @@ def mail_admins(
     """Send a message to ``ADMINS`` from ``SERVER_EMAIL``, the subject prefixed with
     ``EMAIL_SUBJECT_PREFIX``. Returns 0 without resolving any provider when ``ADMINS`` is
     empty."""
-    return _admin_mail(
-        providers.settings.ADMINS,
-        subject,
-        message,
-        fail_silently=fail_silently,
-        connection=connection,
-        html_message=html_message,
-        using=using,
+    recipients = providers.settings.ADMINS
+    plan = _admin_plan(
+        recipients, subject, message, connection=connection, html_message=html_message, using=using
     )
+    return 0 if plan is None else _send_plan(plan, fail_silently)
 
 
 def mail_managers(
@@ -309,12 +465,42 @@ def mail_managers(
     using: str | None = None,
 ) -> int:
     """Like :func:`mail_admins`, to ``MANAGERS``."""
-    return _admin_mail(
-        providers.settings.MANAGERS,
-        subject,
-        message,
-        fail_silently=fail_silently,
-        connection=connection,
-        html_message=html_message,
-        using=using,
+    recipients = providers.settings.MANAGERS
+    plan = _admin_plan(
+        recipients, subject, message, connection=connection, html_message=html_message, using=using
     )
+    return 0 if plan is None else _send_plan(plan, fail_silently)
+
+
+async def amail_admins(
+    subject: str,
+    message: str,
+    *,
+    fail_silently: bool = False,
+    connection: BaseEmailBackend | None = None,
+    html_message: str | None = None,
+    using: str | None = None,
+) -> int:
+    """Async :func:`mail_admins` (same arguments, result and exceptions)."""
+    recipients = providers.settings.ADMINS
+    plan = _admin_plan(
+        recipients, subject, message, connection=connection, html_message=html_message, using=using
+    )
+    return 0 if plan is None else await _asend_plan(plan, fail_silently)
+
+
+async def amail_managers(
+    subject: str,
+    message: str,
+    *,
+    fail_silently: bool = False,
+    connection: BaseEmailBackend | None = None,
+    html_message: str | None = None,
+    using: str | None = None,
+) -> int:
+    """Async :func:`mail_managers` (same arguments, result and exceptions)."""
+    recipients = providers.settings.MANAGERS
+    plan = _admin_plan(
+        recipients, subject, message, connection=connection, html_message=html_message, using=using
+    )
+    return 0 if plan is None else await _asend_plan(plan, fail_silently)

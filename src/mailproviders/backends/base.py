@@ -37,8 +37,11 @@ class BaseEmailBackend(ABC):
     by :data:`mailproviders.providers`, else ``None``.
 
     Subclasses implement :meth:`send_messages` and may override :meth:`open` and
-    :meth:`close`. Set ``cacheable = True`` to have ``providers`` reuse one instance per
-    alias, thread and asyncio task.
+    :meth:`close`. The async pair (:meth:`asend_messages`, :meth:`aopen`,
+    :meth:`aclose`, ``async with``) works for every backend: by default it runs the sync
+    methods in a worker thread; a backend with a native async client overrides it. Set
+    ``cacheable = True`` to have ``providers`` reuse one instance per alias, thread and
+    asyncio task.
 
     Unknown keyword options raise :class:`InvalidEmailProvider` naming the alias and the
     keys when ``alias`` is set; for a backend built directly (legacy code) they are
@@ -110,6 +113,47 @@ class BaseEmailBackend(ABC):
         On failure the original exception propagates with ``sent_count`` and
         ``sent_messages`` attached (:func:`mailproviders.exceptions.record_sent`).
         """
+
+    # The async pair. The defaults run the sync methods in a worker thread, so every
+    # backend works from async code; a backend with a native async client overrides them.
+
+    async def aopen(self) -> None:
+        """Async :meth:`open`; by default runs it in a worker thread. Raises what it raises."""
+        import asyncio  # only async callers pay for it, and they already have it
+
+        await asyncio.to_thread(self.open)
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`; by default runs it in a worker thread."""
+        import asyncio
+
+        await asyncio.to_thread(self.close)
+
+    async def asend_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """Async :meth:`send_messages`, with the same result and exceptions.
+
+        By default runs :meth:`send_messages` in a worker thread: cancelling the awaiting
+        task does not stop a send already under way in that thread.
+        """
+        import asyncio
+
+        return await asyncio.to_thread(self.send_messages, messages)
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.aopen()
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__qualname__} alias={self.alias!r}>"

@@ -19,6 +19,10 @@ from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend, NotGiven
 from mailproviders.exceptions import InvalidEmailProvider, record_sent
 
 if TYPE_CHECKING:
+    import asyncio
+
+    import aiosmtplib
+
     from mailproviders.message import EmailMessage
 
 __all__ = ["EmailBackend"]
@@ -65,7 +69,18 @@ class EmailBackend(BaseEmailBackend):
     Raises :class:`~mailproviders.exceptions.InvalidEmailProvider` (option ``use_ssl``)
     when ``use_tls`` and ``use_ssl`` are both true, or (option ``ssl_keyfile``) when a key
     file is given without a certificate file.
+
+    The async methods (:meth:`asend_messages`, :meth:`aopen`, :meth:`aclose`) use
+    aiosmtplib when it is installed (``mailproviders[async]``), with the same options,
+    TLS rules, results and exceptions (``smtplib`` ones) as the sync methods; without it
+    they run the sync methods in a worker thread. The async connection
+    (:attr:`async_connection`) is separate from the sync one and guarded by an
+    ``asyncio.Lock``.
     """
+
+    #: The open native async connection, or ``None`` (see :meth:`aopen`).
+    async_connection: aiosmtplib.SMTP | None = None
+    _async_lock_for: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     def __init__(
         self,
@@ -141,7 +156,7 @@ class EmailBackend(BaseEmailBackend):
         try:
             self.connection = self._connect()
         except BaseException as exc:
-            _add_note(exc, f"raised while connecting to the SMTP server {self._where()}")
+            self._connect_failed(exc)
             raise
         return True
 
@@ -174,11 +189,7 @@ class EmailBackend(BaseEmailBackend):
     def _starttls(self, connection: smtplib.SMTP) -> None:
         connection.ehlo_or_helo_if_needed()
         if not connection.has_extn("starttls"):
-            raise smtplib.SMTPNotSupportedError(
-                f"the SMTP server {self.host}:{self.port} does not offer STARTTLS, which "
-                "use_tls requires; nothing was sent in plain text (use use_ssl for "
-                "implicit TLS, or talk to a server that offers STARTTLS)"
-            )
+            raise self._starttls_missing()
         connection.starttls(context=self.ssl_context)
         connection.ehlo()
 
@@ -214,15 +225,9 @@ class EmailBackend(BaseEmailBackend):
                     self._deliver(message, prepared)
                     sent.append(message)
             except BaseException as exc:
-                record_sent(exc, sent)
-                if _timed_out(exc):
-                    _add_note(
-                        exc,
-                        f"no reply from the SMTP server {self._where()} within "
-                        f"timeout={self.timeout:g} s",
-                    )
+                silenced = self._send_failed(exc, sent)
                 self._drop_if_broken(exc)
-                if self._legacy_fail_silently and isinstance(exc, OSError):
+                if silenced:
                     return len(sent)
                 raise
             finally:
@@ -248,13 +253,7 @@ class EmailBackend(BaseEmailBackend):
         if prepared.needs_smtputf8:
             connection.ehlo_or_helo_if_needed()
             if not connection.has_extn("smtputf8"):
-                address = next(
-                    a for a in [prepared.sender, *prepared.recipients] if not a.isascii()
-                )
-                raise ValueError(
-                    f"address {address!r} has a non-ASCII local part and the SMTP server "
-                    f"{self.host}:{self.port} does not support SMTPUTF8"
-                )
+                raise self._smtputf8_missing(prepared)
             options.append("SMTPUTF8")
         message.refused_recipients = {}
         try:
@@ -270,18 +269,100 @@ class EmailBackend(BaseEmailBackend):
             message.refused_recipients = _as_written(exc.recipients, prepared.written)
             raise
         if refused:
-            message.refused_recipients = _as_written(refused, prepared.written)
-            logger.warning(
-                "%s: the SMTP server %s:%s accepted the message but refused %d recipient(s): %s",
-                self.alias or "smtp",
-                self.host,
-                self.port,
-                len(message.refused_recipients),
-                "; ".join(
-                    f"{address} ({code} {reply})"
-                    for address, (code, reply) in message.refused_recipients.items()
-                ),
+            self._record_refused(message, refused, prepared)
+
+    # Shared by the sync and async paths.
+
+    def _starttls_missing(self) -> smtplib.SMTPNotSupportedError:
+        return smtplib.SMTPNotSupportedError(
+            f"the SMTP server {self.host}:{self.port} does not offer STARTTLS, which "
+            "use_tls requires; nothing was sent in plain text (use use_ssl for "
+            "implicit TLS, or talk to a server that offers STARTTLS)"
+        )
+
+    def _smtputf8_missing(self, prepared: _Prepared) -> ValueError:
+        address = next(a for a in [prepared.sender, *prepared.recipients] if not a.isascii())
+        return ValueError(
+            f"address {address!r} has a non-ASCII local part and the SMTP server "
+            f"{self.host}:{self.port} does not support SMTPUTF8"
+        )
+
+    def _record_refused(
+        self, message: EmailMessage, refused: dict[str, tuple[int, bytes]], prepared: _Prepared
+    ) -> None:
+        """Record the recipients refused by a server that accepted the message; log them."""
+        message.refused_recipients = _as_written(refused, prepared.written)
+        logger.warning(
+            "%s: the SMTP server %s:%s accepted the message but refused %d recipient(s): %s",
+            self.alias or "smtp",
+            self.host,
+            self.port,
+            len(message.refused_recipients),
+            "; ".join(
+                f"{address} ({code} {reply})"
+                for address, (code, reply) in message.refused_recipients.items()
+            ),
+        )
+
+    def _connect_failed(self, exc: BaseException) -> None:
+        _add_note(exc, f"raised while connecting to the SMTP server {self._where()}")
+
+    def _send_failed(self, exc: BaseException, sent: list[EmailMessage]) -> bool:
+        """Attach ``sent`` (and a timeout note) to ``exc``; return whether the legacy
+        ``fail_silently`` swallows it."""
+        record_sent(exc, sent)
+        if _timed_out(exc):
+            _add_note(
+                exc,
+                f"no reply from the SMTP server {self._where()} within timeout={self.timeout:g} s",
             )
+        return self._legacy_fail_silently and isinstance(exc, OSError)
+
+    # The async pair: native with aiosmtplib, else the base class's worker thread.
+
+    async def aopen(self) -> None:
+        """Async :meth:`open` (same exceptions); a no-op when already open."""
+        if not _native_async():
+            await super().aopen()
+            return
+        from mailproviders.backends import _smtp_async
+
+        async with self._async_lock():
+            await _smtp_async.open_connection(self)
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`: QUIT and close the async connection; errors are ignored."""
+        if not _native_async():
+            await super().aclose()
+            return
+        from mailproviders.backends import _smtp_async
+
+        async with self._async_lock():
+            await _smtp_async.close(self)
+
+    async def asend_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """Async :meth:`send_messages`: same result, ``refused_recipients`` and exceptions.
+
+        Cancelling the task mid-send hangs up the connection at once (no half-open
+        connection is left); the backend connects afresh on its next use.
+        """
+        if not _native_async():
+            return await super().asend_messages(messages)
+        from mailproviders.backends import _smtp_async
+
+        async with self._async_lock():
+            return await _smtp_async.send(self, messages)
+
+    def _async_lock(self) -> asyncio.Lock:
+        # An asyncio.Lock belongs to one event loop: a backend used again under a new
+        # loop (another asyncio.run) gets a new lock, and its old connection is dropped.
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._async_lock_for is None or self._async_lock_for[0] is not loop:
+            self._async_lock_for = (loop, asyncio.Lock())
+            self.async_connection = None
+        return self._async_lock_for[1]
 
     def __repr__(self) -> str:
         tls = "implicit TLS" if self.use_ssl else "STARTTLS" if self.use_tls else "none"
@@ -291,6 +372,15 @@ class EmailBackend(BaseEmailBackend):
             f"host={self.host!r}, port={self.port}, username={self.username!r}{password}, "
             f"tls={tls!r}>"
         )
+
+
+def _native_async() -> bool:
+    """Whether aiosmtplib is installed (checked on each call: tests block it on purpose)."""
+    try:
+        import aiosmtplib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _prepare(message: EmailMessage) -> _Prepared:
