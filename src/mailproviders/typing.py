@@ -37,17 +37,20 @@ if TYPE_CHECKING:
     from mailproviders.backends.base import BaseEmailBackend
 
 __all__ = [
+    "CompositeOptionsDict",
     "ConsoleOptionsDict",
     "ConsoleProviderDict",
     "CustomProviderDict",
     "DummyProviderDict",
     "EmailProvidersDict",
+    "FailoverProviderDict",
     "FileOptionsDict",
     "FileProviderDict",
     "LocmemProviderDict",
     "NoOptionsDict",
     "ProviderDefaultsDict",
     "ProviderDict",
+    "RoundRobinProviderDict",
     "SMTPOptionsDict",
     "SMTPProviderDict",
     "provider",
@@ -142,6 +145,29 @@ class DummyProviderDict(TypedDict):
     DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
+class CompositeOptionsDict(TypedDict, total=False):
+    """``OPTIONS`` of the failover and round-robin backends (``using`` is required)."""
+
+    using: Required[list[str]]
+    fail_silently: bool
+
+
+class FailoverProviderDict(TypedDict):
+    """A failover provider: ``using`` lists the aliases to try, in order."""
+
+    BACKEND: Literal["failover", "mailproviders.backends.failover.EmailBackend"]
+    OPTIONS: CompositeOptionsDict
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
+class RoundRobinProviderDict(TypedDict):
+    """A round-robin provider: messages are spread over the aliases in ``using``."""
+
+    BACKEND: Literal["roundrobin", "mailproviders.backends.roundrobin.EmailBackend"]
+    OPTIONS: CompositeOptionsDict
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
 class CustomProviderDict(TypedDict):
     """A provider of any backend class, as returned by :func:`provider`."""
 
@@ -157,6 +183,8 @@ ProviderDict: TypeAlias = (
     | FileProviderDict
     | LocmemProviderDict
     | DummyProviderDict
+    | FailoverProviderDict
+    | RoundRobinProviderDict
     | CustomProviderDict
 )
 

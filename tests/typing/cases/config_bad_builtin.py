@@ -11,3 +11,5 @@ D: EmailProvidersDict = {"default": {"BACKEND": "locmem", "OPTIONS": {"hots": "x
 E: SMTPProviderDict = {"OPTIONS": {"port": 25}}  # E
 F: FileProviderDict = {"BACKEND": "file", "OPTIONS": {}}  # E
 G: SMTPProviderDict = {"OPTIONS": {"host": "h", "use_tls": "yes"}}  # E
+H: EmailProvidersDict = {"ha": {"BACKEND": "failover", "OPTIONS": {"using": "a,b"}}}  # E
+I: EmailProvidersDict = {"rr": {"BACKEND": "roundrobin", "OPTIONS": {}}}  # E

@@ -47,6 +47,9 @@ EMAIL_PROVIDERS: EmailProvidersDict = {
     "log": provider(ConsoleBackend, stream="stdout"),
     "api": provider(ApiBackend, api_key=SecretStr("k"), retries=5),
     "by_class": {"BACKEND": ApiBackend, "OPTIONS": {"api_key": SecretStr("k")}},
+    "ha": {"BACKEND": "failover", "OPTIONS": {"using": ["default", "short"]}},
+    "spread": {"BACKEND": "roundrobin", "OPTIONS": {"using": ["default", "dsn"]}},
+    "ha_dsn": "failover://default,short",
 }
 
 api: CustomProviderDict = provider(ApiBackend, api_key=SecretStr("k"))
