@@ -7,7 +7,6 @@ parameter accepts anything, ``**kwargs`` accepts unknown keys.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 import typing
@@ -61,6 +60,8 @@ _UNCHECKED: Final = (typing.IO, typing.TextIO, typing.BinaryIO)
 
 def _unknown(name: str | None, known: list[str]) -> str:
     """ "unknown option", with the closest valid name when it looks like a typo."""
+    import difflib  # only on this error path: it is not worth its import at start-up
+
     close = difflib.get_close_matches(name or "", known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     listed = f" Expected one of: {', '.join(known)}" if known else ""
