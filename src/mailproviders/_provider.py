@@ -120,6 +120,11 @@ def _checked_fields(alias: str | None, raw: Any) -> dict[str, Any]:
     return {"BACKEND": path, "OPTIONS": options, "DEFAULTS": defaults}
 
 
+def _no_options() -> dict[str, Any]:
+    # Not `dict`: see settings._no_addresses (signature inspection of builtins is slow).
+    return {}
+
+
 class ProviderConfig(BaseModel):
     """A validated provider: the backend to build and the options to build it with.
 
@@ -133,7 +138,7 @@ class ProviderConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     BACKEND: str = Field(BUILTIN_BACKENDS["smtp"], description="Dotted path of the backend.")
-    OPTIONS: dict[str, Any] = Field(default_factory=dict, description="Backend options.")
+    OPTIONS: dict[str, Any] = Field(default_factory=_no_options, description="Backend options.")
     DEFAULTS: ProviderDefaults | None = Field(None, description="Message defaults.")
 
     @model_validator(mode="before")
