@@ -222,5 +222,5 @@ def test_aclose_all_closes_cached_instances_with_aclose() -> None:
 def test_new_names_are_exported() -> None:
     for name in ("asend_mail", "asend_mass_mail", "amail_admins", "amail_managers"):
         assert name in mailproviders.__all__
-        assert getattr(mailproviders, name).__module__ == "mailproviders.sending"
+        assert getattr(mailproviders, name).__module__ == "mailproviders.asending"
     assert smtplib  # the async SMTP path raises smtplib's exceptions (test_async_smtp.py)

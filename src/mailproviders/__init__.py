@@ -18,6 +18,7 @@ from mailproviders.handler import ProvidersHandler, configure, providers
 from mailproviders.settings import MailSettings
 
 if TYPE_CHECKING:
+    from mailproviders.asending import amail_admins, amail_managers, asend_mail, asend_mass_mail
     from mailproviders.backends.locmem import outbox
     from mailproviders.message import (
         DNS_NAME,
@@ -27,16 +28,7 @@ if TYPE_CHECKING:
         EmailMultiAlternatives,
         make_msgid,
     )
-    from mailproviders.sending import (
-        amail_admins,
-        amail_managers,
-        asend_mail,
-        asend_mass_mail,
-        mail_admins,
-        mail_managers,
-        send_mail,
-        send_mass_mail,
-    )
+    from mailproviders.sending import mail_admins, mail_managers, send_mail, send_mass_mail
 
 # Imported on first use: a process that only configures and looks up providers does
 # not pay for the email package and the message layer.
@@ -54,16 +46,11 @@ _LAZY = {
         "mailproviders.message",
     ),
     **dict.fromkeys(
-        (
-            "amail_admins",
-            "amail_managers",
-            "asend_mail",
-            "asend_mass_mail",
-            "mail_admins",
-            "mail_managers",
-            "send_mail",
-            "send_mass_mail",
-        ),
+        ("amail_admins", "amail_managers", "asend_mail", "asend_mass_mail"),
+        "mailproviders.asending",
+    ),
+    **dict.fromkeys(
+        ("mail_admins", "mail_managers", "send_mail", "send_mass_mail"),
         "mailproviders.sending",
     ),
 }

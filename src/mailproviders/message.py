@@ -274,7 +274,7 @@ class EmailMessage:
     async def asend(self, fail_silently: bool = False, *, using: str | None = None) -> int:
         """Async :meth:`send`: same arguments, result and exceptions, sending with the
         backend's ``asend_messages``."""
-        from mailproviders.sending import asend_email_message
+        from mailproviders.asending import asend_email_message
 
         return await asend_email_message(self, fail_silently=fail_silently, using=using)
 

@@ -1,6 +1,7 @@
 """Send functions. Every one takes ``using=alias`` and a uniform ``fail_silently``.
 
-Each function has an async twin (``asend_mail``...) with the same signature and semantics.
+Each function has an async twin with the same signature and semantics in
+:mod:`mailproviders.asending` (``asend_mail``...).
 
 ``fail_silently`` is applied in exactly one place, :func:`_on_failure`: resolving the provider
 is never silenced; any exception raised while sending is, when asked for, logged on the
@@ -14,7 +15,7 @@ import contextlib
 import copy
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from mailproviders import deprecation
@@ -27,11 +28,6 @@ if TYPE_CHECKING:
     from mailproviders.settings import ProviderDefaults
 
 __all__ = [
-    "amail_admins",
-    "amail_managers",
-    "asend_email_message",
-    "asend_mail",
-    "asend_mass_mail",
     "mail_admins",
     "mail_managers",
     "send_email_message",
@@ -113,19 +109,6 @@ def _deliver(
         return _on_failure(exc, backend, alias=alias, fail_silently=fail_silently)
 
 
-async def _adeliver(
-    send: Callable[[], Awaitable[int]],
-    backend: BaseEmailBackend,
-    *,
-    alias: str | None,
-    fail_silently: bool,
-) -> int:
-    try:
-        return await send()
-    except Exception as exc:
-        return _on_failure(exc, backend, alias=alias, fail_silently=fail_silently)
-
-
 def _message_plan(
     message: EmailMessage, using: str | None
 ) -> tuple[BaseEmailBackend, str | None, EmailMessage]:
@@ -177,22 +160,6 @@ def send_email_message(
         )
 
 
-async def asend_email_message(
-    message: EmailMessage, *, fail_silently: bool = False, using: str | None = None
-) -> int:
-    """Implementation of :meth:`EmailMessage.asend`: :func:`send_email_message`, awaited."""
-    if not message.recipients():
-        return 0
-    backend, alias, outgoing = _message_plan(message, using)
-    with _reported_on(message, outgoing):
-        return await _adeliver(
-            lambda: backend.asend_messages([outgoing]),
-            backend,
-            alias=alias,
-            fail_silently=fail_silently,
-        )
-
-
 #: What to send: the backend, its alias (``None`` for a legacy connection), the messages.
 _Plan = tuple["BaseEmailBackend", str | None, Iterable[EmailMessage]]
 
@@ -201,16 +168,6 @@ def _send_plan(plan: _Plan, fail_silently: bool) -> int:
     backend, alias, messages = plan
     return _deliver(
         lambda: backend.send_messages(messages),
-        backend,
-        alias=alias,
-        fail_silently=fail_silently,
-    )
-
-
-async def _asend_plan(plan: _Plan, fail_silently: bool) -> int:
-    backend, alias, messages = plan
-    return await _adeliver(
-        lambda: backend.asend_messages(messages),
         backend,
         alias=alias,
         fail_silently=fail_silently,
@@ -279,26 +236,6 @@ def send_mail(
     return _send_plan(plan, fail_silently)
 
 
-async def asend_mail(
-    subject: str,
-    message: str,
-    from_email: str | None,
-    recipient_list: Sequence[str],
-    *,
-    fail_silently: bool = False,
-    auth_user: str | None = None,
-    auth_password: str | None = None,
-    connection: BaseEmailBackend | None = None,
-    html_message: str | None = None,
-    using: str | None = None,
-) -> int:
-    """Async :func:`send_mail` (same arguments, result and exceptions), sending with the
-    backend's ``asend_messages``."""
-    mail = _mail(subject, message, from_email, recipient_list, html_message)
-    plan = _built_plan([mail], using=using, connection=connection, auth=(auth_user, auth_password))
-    return await _asend_plan(plan, fail_silently)
-
-
 def _mass_messages(datatuple: Iterable[DatatupleType]) -> Iterator[EmailMessage]:
     for subject, body, sender, recipients in datatuple:
         yield EmailMessage(subject, body, sender, recipients)
@@ -344,20 +281,6 @@ def _send_in_batches(
     return tally.total
 
 
-async def _asend_in_batches(
-    backend: BaseEmailBackend, messages: Iterable[EmailMessage], *, keep: bool
-) -> int:
-    tally = _Tally(keep=keep)
-    async with backend:
-        for batch in _batches(messages):
-            try:
-                tally.add(batch, await backend.asend_messages(batch))
-            except Exception as exc:
-                tally.failed(exc)
-                raise
-    return tally.total
-
-
 def send_mass_mail(
     datatuple: Iterable[DatatupleType],
     *,
@@ -385,32 +308,6 @@ def send_mass_mail(
     keep = isinstance(datatuple, Sequence)
     return _deliver(
         lambda: _send_in_batches(backend, messages, keep=keep),
-        backend,
-        alias=alias,
-        fail_silently=fail_silently,
-    )
-
-
-async def asend_mass_mail(
-    datatuple: Iterable[DatatupleType],
-    *,
-    fail_silently: bool = False,
-    auth_user: str | None = None,
-    auth_password: str | None = None,
-    connection: BaseEmailBackend | None = None,
-    using: str | None = None,
-) -> int:
-    """Async :func:`send_mass_mail` (same arguments, result, batching and partial-failure
-    report), over one connection opened with ``async with``."""
-    backend, alias, messages = _built_plan(
-        _mass_messages(datatuple),
-        using=using,
-        connection=connection,
-        auth=(auth_user, auth_password),
-    )
-    keep = isinstance(datatuple, Sequence)
-    return await _adeliver(
-        lambda: _asend_in_batches(backend, messages, keep=keep),
         backend,
         alias=alias,
         fail_silently=fail_silently,
@@ -470,37 +367,3 @@ def mail_managers(
         recipients, subject, message, connection=connection, html_message=html_message, using=using
     )
     return 0 if plan is None else _send_plan(plan, fail_silently)
-
-
-async def amail_admins(
-    subject: str,
-    message: str,
-    *,
-    fail_silently: bool = False,
-    connection: BaseEmailBackend | None = None,
-    html_message: str | None = None,
-    using: str | None = None,
-) -> int:
-    """Async :func:`mail_admins` (same arguments, result and exceptions)."""
-    recipients = providers.settings.ADMINS
-    plan = _admin_plan(
-        recipients, subject, message, connection=connection, html_message=html_message, using=using
-    )
-    return 0 if plan is None else await _asend_plan(plan, fail_silently)
-
-
-async def amail_managers(
-    subject: str,
-    message: str,
-    *,
-    fail_silently: bool = False,
-    connection: BaseEmailBackend | None = None,
-    html_message: str | None = None,
-    using: str | None = None,
-) -> int:
-    """Async :func:`mail_managers` (same arguments, result and exceptions)."""
-    recipients = providers.settings.MANAGERS
-    plan = _admin_plan(
-        recipients, subject, message, connection=connection, html_message=html_message, using=using
-    )
-    return 0 if plan is None else await _asend_plan(plan, fail_silently)
