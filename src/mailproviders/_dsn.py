@@ -130,8 +130,13 @@ def _aliases(parts: SplitResult, scheme: str, *, alias: str, dsn: str) -> list[s
 def _check_userinfo(parts: SplitResult, scheme: str, *, alias: str, dsn: str) -> None:
     # A password with an unencoded "/", "?" or "#" ends the host part early: the rest of
     # the password would become a path or an option name, and be shown in errors.
-    if scheme == "file" and "@" in parts.netloc:
-        raise _problem(alias, dsn, "a file DSN takes no user or password")
+    if scheme == "file" and "@" in parts.netloc + parts.path:
+        # file:///:secret@ would otherwise become a directory name, shown in repr().
+        raise _problem(
+            alias,
+            dsn,
+            "a file DSN takes no user or password; write an '@' of a directory name as %40",
+        )
     after_host = parts.query + parts.fragment + ("" if scheme == "file" else parts.path)
     if "@" in after_host:
         raise _problem(

@@ -175,7 +175,11 @@ StreamOption = Annotated[
 class BuiltinOptions(BaseModel):
     """Base of the built-in backends' OPTIONS models (unknown keys are errors)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    # defer_build: a model is built when first used, so a process pays only for the
+    # backends it configures.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, hide_input_in_errors=True, defer_build=True
+    )
 
     #: option → what is expected, used in error messages.
     EXPECTED: ClassVar[dict[str, str]] = {"fail_silently": "a boolean (true/false)"}

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -119,6 +120,7 @@ def test_parse_dsn(text: str) -> None:
 @given(raw=provider, alias=_clean(st.text(_CHARS, min_size=1, max_size=8)))
 @example(raw={"BACKEND": "smtp", "OPTIONS": {"password": SECRET, "port": "x"}}, alias="a")
 @example(raw={"BACKEND": "smtp", "OPTIONS": {"password": [SECRET]}}, alias="a")
+@example(raw=f"file:///:{SECRET}@", alias="0")
 def test_validate_providers(raw: Any, alias: str) -> None:
     try:
         providers = validate_providers({alias: raw})
@@ -217,6 +219,19 @@ def test_file_dsn_with_user_and_password_is_rejected() -> None:
         assert SECRET not in str(exc)
     else:
         raise AssertionError("accepted a file DSN with a password")
+
+
+@pytest.mark.parametrize("dsn", [f"file:///:{SECRET}@", f"file:///user:{SECRET}@var/mail"])
+def test_file_dsn_with_credentials_in_the_path_is_rejected(dsn: str) -> None:
+    # Found by fuzzing: file:///:pw@ put the password into the directory name, shown in repr.
+    with pytest.raises(InvalidEmailProvider, match="takes no user or password") as info:
+        validate_providers({"files": dsn})
+    assert SECRET not in str(info.value)
+
+
+def test_file_dsn_with_encoded_at_sign_in_a_directory_name() -> None:
+    (config,) = validate_providers({"files": "file:///var/mail/team%40example"}).values()
+    assert config.OPTIONS["file_path"] == "/var/mail/team@example"
 
 
 def test_dsn_given_to_another_setting_is_shown_masked() -> None:
