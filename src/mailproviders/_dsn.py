@@ -172,8 +172,14 @@ def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
         raise _problem(alias, text, f"unknown DSN scheme {scheme!r}; expected one of {known}")
     try:
         parts = urlsplit(text)
-    except ValueError as exc:
-        raise _problem(alias, text, f"malformed DSN: {exc}") from None
+    except ValueError:
+        # urllib's message quotes the whole user:password@host part: not repeated here.
+        raise _problem(
+            alias,
+            text,
+            "malformed DSN: the user, password or host part has characters that are not "
+            "allowed there (percent-encode them)",
+        ) from None
     _check_userinfo(parts, scheme, alias=alias, dsn=text)
     backend, implied = DSN_SCHEMES[scheme]
     options: dict[str, Any] = dict(implied)

@@ -105,6 +105,7 @@ def _check_error(exc: ImproperlyConfigured) -> None:
 @example(text=f"smtp://user:{SECRET}@host:x")
 @example(text=f"smtps://user:{SECRET}@host:587")
 @example(text=f"smtp://user:{SECRET}@[::1")
+@example(text=f"smtp://:{SECRET}@\ufe55")  # urllib's error quoted the netloc
 def test_parse_dsn(text: str) -> None:
     try:
         parsed = parse_dsn(text, alias="fuzz")
