@@ -84,41 +84,10 @@ def collect_providers(top: str | None, env_vars: Mapping[str, str | None]) -> An
     return providers
 
 
-class _Excluding:
-    """Shared behaviour: EMAIL_PROVIDERS assembly and settings given in code left out."""
+class _Excluding(EnvSettingsSource):
+    """Shared behaviour: EMAIL_PROVIDERS assembly and settings given in code left out.
 
-    exclude: frozenset[str]
-    env_vars: Mapping[str, str | None]
-
-    def _prepare(self, field_name: str, value: Any) -> Any:
-        return collect_providers(value, self.env_vars)
-
-    def _drop_excluded(self, data: dict[str, Any]) -> dict[str, Any]:
-        return {key: value for key, value in data.items() if key not in self.exclude}
-
-
-class EnvSource(_Excluding, EnvSettingsSource):
-    """Environment variables (case-sensitive), skipping the settings in ``exclude``."""
-
-    def __init__(self, settings_cls: type[BaseSettings], exclude: frozenset[str]) -> None:
-        super().__init__(settings_cls)
-        self.exclude = exclude
-
-    def prepare_field_value(
-        self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
-    ) -> Any:
-        if field_name == _FIELD:
-            return self._prepare(field_name, value)
-        return super().prepare_field_value(field_name, field, value, value_is_complex)
-
-    def __call__(self) -> dict[str, Any]:
-        return self._drop_excluded(super().__call__())
-
-
-class DotEnvSource(_Excluding, DotEnvSettingsSource):
-    """The ``.env`` file of the working directory, skipping the settings in ``exclude``.
-
-    Keys that are not settings are ignored (a shared ``.env`` holds other things too).
+    (DotEnvSettingsSource is an EnvSettingsSource, so this mixin serves both.)
     """
 
     def __init__(self, settings_cls: type[BaseSettings], exclude: frozenset[str]) -> None:
@@ -129,8 +98,25 @@ class DotEnvSource(_Excluding, DotEnvSettingsSource):
         self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
     ) -> Any:
         if field_name == _FIELD:
-            return self._prepare(field_name, value)
+            return collect_providers(value, self.env_vars)
         return super().prepare_field_value(field_name, field, value, value_is_complex)
+
+    def _drop_excluded(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in data.items() if key not in self.exclude}
+
+
+class EnvSource(_Excluding):
+    """Environment variables (case-sensitive), skipping the settings in ``exclude``."""
+
+    def __call__(self) -> dict[str, Any]:
+        return self._drop_excluded(super().__call__())
+
+
+class DotEnvSource(_Excluding, DotEnvSettingsSource):
+    """The ``.env`` file of the working directory, skipping the settings in ``exclude``.
+
+    Keys that are not settings are ignored (a shared ``.env`` holds other things too).
+    """
 
     def __call__(self) -> dict[str, Any]:
         fields = self.settings_cls.model_fields
