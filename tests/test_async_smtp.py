@@ -222,3 +222,19 @@ def test_async_connection_is_separate_from_the_sync_one(smtp_server: SMTPTestSer
 
     asyncio.run(main())
     assert smtp_server.connection_count == 2
+
+
+def test_aclose_also_closes_a_sync_connection(smtp_server: SMTPTestServer) -> None:
+    backend = EmailBackend(**smtp_server.options())
+    backend.open()
+    assert backend.send_messages([make_message(1)]) == 1
+    assert backend.connection is not None
+
+    async def main() -> None:
+        assert await backend.asend_messages([make_message(2)]) == 1
+        await backend.aclose()
+
+    asyncio.run(main())
+    assert backend.connection is None
+    assert backend.async_connection is None
+    assert subjects(smtp_server) == ["Subject 1", "Subject 2"]

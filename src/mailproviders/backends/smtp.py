@@ -331,7 +331,8 @@ class EmailBackend(BaseEmailBackend):
             await _smtp_async.open_connection(self)
 
     async def aclose(self) -> None:
-        """Async :meth:`close`: QUIT and close the async connection; errors are ignored."""
+        """Async :meth:`close`: QUIT and close the async connection, and a sync one opened
+        by :meth:`open` too; errors are ignored."""
         if not _native_async():
             await super().aclose()
             return
@@ -339,6 +340,10 @@ class EmailBackend(BaseEmailBackend):
 
         async with self._async_lock():
             await _smtp_async.close(self)
+        if self.connection is not None:
+            import asyncio  # not at module level: sync-only processes never import it
+
+            await asyncio.to_thread(self.close)
 
     async def asend_messages(self, messages: Iterable[EmailMessage]) -> int:
         """Async :meth:`send_messages`: same result, ``refused_recipients`` and exceptions.
