@@ -371,3 +371,17 @@ def test_repr_never_shows_password() -> None:
         assert part in text
     assert "hunter2" not in text
     assert "hunter2" not in str(vars(backend))
+
+
+def test_password_is_masked_but_compares_as_its_value() -> None:
+    from pydantic import SecretStr
+
+    backend = EmailBackend(host="h", username="u", password="p@ss:w%rd")
+    assert backend.password == "p@ss:w%rd"
+    assert backend.password == SecretStr("p@ss:w%rd")
+    assert backend.password != "other"
+    assert isinstance(backend.password, SecretStr)
+    assert backend.password.get_secret_value() == "p@ss:w%rd"
+    for text in (str(backend.password), repr(backend.password), repr(backend), str(vars(backend))):
+        assert "p@ss" not in text
+    assert EmailBackend(host="h", password=SecretStr("z")).password == "z"

@@ -49,6 +49,19 @@ class _Prepared(NamedTuple):
     needs_smtputf8: bool
 
 
+class Password(SecretStr):
+    """The SMTP password: masked like any ``SecretStr`` in ``str()``/``repr()``, yet equal
+    to the plain string it holds, as legacy code comparing ``backend.password`` expects."""
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SecretStr):
+            other = other.get_secret_value()
+        return isinstance(other, str) and self.get_secret_value() == other
+
+    def __hash__(self) -> int:
+        return hash(self.get_secret_value())
+
+
 class EmailBackend(BaseEmailBackend):
     """Send messages through an SMTP server.
 
@@ -113,8 +126,8 @@ class EmailBackend(BaseEmailBackend):
         self.host = host
         self.port = port if port is not None else 465 if use_ssl else 587 if use_tls else 25
         self.username = username
-        #: Kept as a ``SecretStr`` so that it never shows up when the backend is printed.
-        self.password = SecretStr(password) if isinstance(password, str) else password
+        #: A ``SecretStr``, so that it never shows up when the backend is printed.
+        self.password = None if password is None else Password(_reveal(password))
         self.use_tls = use_tls
         self.use_ssl = use_ssl
         self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
@@ -386,6 +399,10 @@ def _native_async() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _reveal(secret: str | SecretStr) -> str:
+    return secret.get_secret_value() if isinstance(secret, SecretStr) else secret
 
 
 def _prepare(message: EmailMessage) -> _Prepared:
