@@ -135,6 +135,8 @@ def test_all_recipients_refused(send: Send, fault_smtp_server: ServerFactory) ->
     assert info.value.recipients["bad@example.com"][0] == 550
     assert message.refused_recipients["bad@example.com"][0] == 550
     assert info.value.sent_count == 0  # type: ignore[attr-defined]
+    assert sent_messages_of(info.value) == []
+    assert server.messages == []
 
 
 @pytest.mark.parametrize(
@@ -158,6 +160,8 @@ def test_third_of_five_fails(
         send(EmailBackend(**server.options()), (m for m in messages))
     assert info.value.sent_count == 2  # type: ignore[attr-defined]
     assert sent_messages_of(info.value) == messages[:2]
+    assert sent_messages_of(info.value)[0] is messages[0]  # the caller's objects
+    assert any("2 messages were accepted" in note for note in info.value.__notes__)
     assert subjects(server) == ["Subject 0", "Subject 1"]
     dropped = "drop_after_data_at" in faults
     assert possibly_sent_messages_of(info.value) == (messages[2:3] if dropped else [])

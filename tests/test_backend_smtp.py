@@ -273,42 +273,8 @@ def test_one_refused_recipient(
     assert "bad@example.com" in record.getMessage()
 
 
-def test_all_recipients_refused(fault_smtp_server: ServerFactory) -> None:
-    server = fault_smtp_server(refuse_rcpt=["bad@example.com"])
-    message = make_message(to=["bad@example.com"])
-    with pytest.raises(smtplib.SMTPRecipientsRefused) as info:
-        EmailBackend(**server.options()).send_messages([message])
-    assert info.value.sent_count == 0  # type: ignore[attr-defined]
-    assert info.value.sent_messages == []  # type: ignore[attr-defined]
-    assert message.refused_recipients["bad@example.com"][0] == 550
-    assert server.messages == []
-
-
-@pytest.mark.parametrize(
-    ("faults", "error"),
-    [
-        (
-            {"mail_reply": "451 4.3.0 try again later", "mail_reply_at": 3},
-            smtplib.SMTPSenderRefused,
-        ),
-        ({"mail_reply": "421 4.3.2 going down", "mail_reply_at": 3}, smtplib.SMTPSenderRefused),
-        ({"drop_after_data_at": 3}, smtplib.SMTPServerDisconnected),
-    ],
-    ids=["451-mail", "421-mail", "drop-after-data"],
-)
-def test_third_of_five_fails(
-    faults: dict[str, object], error: type[Exception], fault_smtp_server: ServerFactory
-) -> None:
-    server = fault_smtp_server(**faults)
-    messages = [make_message(n) for n in range(5)]
-    with pytest.raises(error) as info:
-        EmailBackend(**server.options()).send_messages(m for m in messages)
-    exc = info.value
-    assert exc.sent_count == 2  # type: ignore[attr-defined]
-    assert exc.sent_messages[0] is messages[0]  # type: ignore[attr-defined]
-    assert sent_messages_of(exc) == messages[:2]
-    assert any("2 messages were accepted" in note for note in exc.__notes__)
-    assert subjects(server) == ["Subject 0", "Subject 1"]
+# All recipients refused, and the third of five messages failing, are in
+# tests/test_async_smtp.py, which runs each case through the sync and the async path.
 
 
 def test_stalled_server_times_out(fault_smtp_server: ServerFactory) -> None:
