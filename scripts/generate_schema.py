@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from mailproviders._schema import render_schema
+from mailproviders.config.schema import render_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "email-providers.schema.json"
 

@@ -270,19 +270,22 @@ def test_empty_batch_touches_no_provider(fault_smtp_server: ServerFactory) -> No
 def test_legacy_fail_silently_returns_the_count() -> None:
     configure(EMAIL_PROVIDERS={"a": "smtp://127.0.0.1:1?timeout=1"})
     with pytest.warns(MailProvidersDeprecationWarning):
-        backend = EmailBackend(using=["a"], fail_silently=True)
+        backend = EmailBackend(using=["a"], providers=providers, fail_silently=True)
     assert backend.send_messages(batch(1)) == 0
 
 
 def test_direct_construction_and_repr() -> None:
-    backend = EmailBackend(alias="mail", using=["a", "b"])
+    backend = EmailBackend(alias="mail", using=["a", "b"], providers=providers)
     assert repr(backend) == (
         "<mailproviders.backends.failover.EmailBackend alias='mail', using=['a', 'b']>"
     )
     for using in ([], "a,b", [1]):
         with pytest.raises(InvalidEmailProvider) as info:
-            EmailBackend(alias="mail", using=using)  # type: ignore[arg-type]
+            EmailBackend(alias="mail", using=using, providers=providers)  # type: ignore[arg-type]
         assert (info.value.alias, info.value.option) == ("mail", "using")
+    with pytest.raises(InvalidEmailProvider, match="needs them") as info:
+        EmailBackend(alias="mail", using=["a"])  # no providers to find the members in
+    assert (info.value.alias, info.value.option) == ("mail", "using")
 
 
 # --- configuration: load-time checks, DSN and env forms ---------------------------------

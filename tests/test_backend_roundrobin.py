@@ -42,7 +42,7 @@ def test_rotation_continues_across_calls_of_one_instance(
 
 def test_rotation_is_thread_safe() -> None:
     setup("roundrobin://a,b,c", a="locmem://", b="locmem://", c="locmem://")
-    backend = EmailBackend(alias="mail", using=["a", "b", "c"])
+    backend = EmailBackend(alias="mail", using=["a", "b", "c"], providers=providers)
     barrier = threading.Barrier(4)
 
     def worker(tag: str) -> None:

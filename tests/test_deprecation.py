@@ -293,7 +293,7 @@ def test_legacy_names_importable_from_package(smtp_server: Any) -> None:
     from mailproviders import get_connection as get_from_package
 
     assert FromPackage is SMTPConnection
-    assert repr(FromPackage) == "<class 'mailproviders.deprecation.SMTPConnection'>"
+    assert repr(FromPackage) == "<class 'mailproviders.legacy.SMTPConnection'>"
     assert get_from_package is get_connection
     with pytest.warns(MailProvidersDeprecationWarning):
         backend = FromPackage(host=smtp_server.host, port=smtp_server.port)

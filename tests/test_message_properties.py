@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailproviders._hostname import CachedDnsName
+from mailproviders.message.hostname import CachedDnsName
 from mailproviders.message import DNS_NAME, EmailMessage, make_msgid
 
 _EXPECTED_HEADERS = {

@@ -22,7 +22,7 @@ def validator() -> jsonschema.Draft202012Validator:
 
 
 def test_checked_in_schema_is_current() -> None:
-    from mailproviders._schema import render_schema
+    from mailproviders.config.schema import render_schema
 
     assert SCHEMA_FILE.read_text(encoding="utf-8") == render_schema(), (
         "schemas/email-providers.schema.json is stale; run: python scripts/generate_schema.py"

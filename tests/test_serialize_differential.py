@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import mailproviders
-from mailproviders._addresses import _parse_mailbox_fully, parse_mailbox
-from mailproviders._serialize import SerializedMessage
+from mailproviders.message.addresses import _parse_mailbox_fully, parse_mailbox
+from mailproviders.message.stdlib import SerializedMessage
 from mailproviders.message import EmailMessage, EmailMultiAlternatives
 
 FIXED = {"Date": "Mon, 23 Nov 2026 10:00:00 +0000", "Message-ID": "<fixed.1@example.com>"}

@@ -11,13 +11,8 @@ from pydantic import SecretStr
 from mailproviders import settings as settings_module
 from mailproviders.deprecation import MailProvidersDeprecationWarning
 from mailproviders.exceptions import ImproperlyConfigured, InvalidEmailProvider
-from mailproviders.settings import (
-    MailSettings,
-    ProviderConfig,
-    get_settings,
-    load_settings,
-    set_settings,
-)
+from mailproviders.config import MailSettings, ProviderConfig, load_settings
+from mailproviders.handler import providers
 
 SMTP = "mailproviders.backends.smtp.EmailBackend"
 CONSOLE = "mailproviders.backends.console.EmailBackend"
@@ -206,11 +201,11 @@ def test_unknown_setting_name_in_code() -> None:
 
 def test_get_settings_loads_lazily_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMAIL_PROVIDERS__default", "console://")
-    first = get_settings()
+    first = providers.settings
     monkeypatch.setenv("EMAIL_PROVIDERS__default", "dummy://")
-    assert get_settings() is first
-    set_settings(None)
-    assert providers_of(get_settings())["default"].BACKEND.endswith("dummy.EmailBackend")
+    assert providers.settings is first
+    providers.reset(None)
+    assert providers_of(providers.settings)["default"].BACKEND.endswith("dummy.EmailBackend")
 
 
 def test_get_settings_is_thread_safe(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,7 +215,7 @@ def test_get_settings_is_thread_safe(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def load() -> None:
         barrier.wait()
-        seen.append(get_settings())
+        seen.append(providers.settings)
 
     threads = [threading.Thread(target=load) for _ in range(8)]
     for thread in threads:
@@ -232,8 +227,8 @@ def test_get_settings_is_thread_safe(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_set_settings_installs_an_instance() -> None:
     installed = load_settings(EMAIL_PROVIDERS={"x": "dummy://"})
-    set_settings(installed)
-    assert get_settings() is installed
+    providers.reset(installed)
+    assert providers.settings is installed
 
 
 def test_invalid_configuration_raises_every_time_until_fixed(
@@ -242,10 +237,10 @@ def test_invalid_configuration_raises_every_time_until_fixed(
     monkeypatch.setenv("EMAIL_PROVIDERS__default__OPTIONS__port", "x")
     for _ in range(2):
         with pytest.raises(InvalidEmailProvider):
-            get_settings()
+            providers.settings
     monkeypatch.setenv("EMAIL_PROVIDERS__default", "console://")
     monkeypatch.delenv("EMAIL_PROVIDERS__default__OPTIONS__port")
-    assert "default" in providers_of(get_settings())
+    assert "default" in providers_of(providers.settings)
 
 
 def test_admins_from_json_env(monkeypatch: pytest.MonkeyPatch) -> None:

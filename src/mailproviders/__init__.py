@@ -4,10 +4,14 @@ Configure ``EMAIL_PROVIDERS`` (environment, ``.env`` or :func:`configure`), then
 ``send_mail(..., using="alias")`` or get a backend with ``providers["alias"]``.
 """
 
+from __future__ import annotations
+
 import importlib
+import sys
 from typing import TYPE_CHECKING
 
-from mailproviders.deprecation import MailProvidersDeprecationWarning, get_connection
+from mailproviders import _hooks, config, legacy
+from mailproviders.config.settings import MailSettings
 from mailproviders.exceptions import (
     EmailProviderDoesNotExist,
     ImproperlyConfigured,
@@ -15,11 +19,12 @@ from mailproviders.exceptions import (
     sent_messages_of,
 )
 from mailproviders.handler import ProvidersHandler, configure, providers
-from mailproviders.settings import MailSettings
+from mailproviders.legacy import MailProvidersDeprecationWarning, get_connection
 
 if TYPE_CHECKING:
     from mailproviders.asending import amail_admins, amail_managers, asend_mail, asend_mass_mail
     from mailproviders.backends.locmem import outbox
+    from mailproviders.legacy import SMTPConnection  # noqa: F401 - deprecated, not in __all__
     from mailproviders.message import (
         DNS_NAME,
         EmailAlternative,
@@ -84,17 +89,40 @@ __all__ = [
 ]
 
 
+class _Dispatch:
+    """What ``EmailMessage.send()``/``asend()`` call: the send functions, imported on the
+    first send (the message layer sits below them and cannot import them)."""
+
+    def send(self, message: EmailMessage, *, fail_silently: bool, using: str | None) -> int:
+        from mailproviders.sending import send_email_message
+
+        return send_email_message(message, fail_silently=fail_silently, using=using)
+
+    async def asend(self, message: EmailMessage, *, fail_silently: bool, using: str | None) -> int:
+        from mailproviders.asending import asend_email_message
+
+        return await asend_email_message(message, fail_silently=fail_silently, using=using)
+
+
+_hooks.dispatch = _Dispatch()
+
+# Import paths of earlier releases: mailproviders.deprecation is the legacy layer,
+# mailproviders.settings the configuration package.
+deprecation = legacy
+settings = config
+sys.modules.setdefault(f"{__name__}.deprecation", legacy)
+sys.modules.setdefault(f"{__name__}.settings", config)
+
+
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is not None:
         value = getattr(importlib.import_module(module), name)
         globals()[name] = value
         return value
-    # Deprecated, built on first access (see mailproviders.deprecation).
+    # Deprecated, built on first access (see mailproviders.legacy).
     if name == "SMTPConnection":
-        from mailproviders import deprecation
-
-        return deprecation.SMTPConnection
+        return legacy.SMTPConnection
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

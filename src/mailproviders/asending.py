@@ -1,9 +1,10 @@
 """Async twins of the send functions: same arguments, results and exceptions.
 
-They share everything but the awaiting with :mod:`mailproviders.sending`: provider
-resolution, DEFAULTS, the partial-failure report and the one ``fail_silently`` rule
-(``sending._on_failure``). Backends send with ``asend_messages``: natively where a
-backend implements it (SMTP with ``aiosmtplib`` installed), else in a worker thread.
+They share everything but the awaiting with :mod:`mailproviders.sending`: the plan
+(provider resolution, DEFAULTS, the partial-failure report) and the one ``fail_silently``
+rule, both from :mod:`mailproviders.sendplan`. Backends send with ``asend_messages``:
+natively where a backend implements it (SMTP with ``aiosmtplib`` installed), else in a
+worker thread.
 """
 
 from __future__ import annotations
@@ -11,24 +12,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from mailproviders.handler import providers
-from mailproviders.message import EmailMessage
-from mailproviders.sending import (
+from mailproviders.sendplan import (
     DatatupleType,
-    _admin_plan,
-    _batches,
-    _built_plan,
-    _mail,
-    _mass_messages,
-    _message_plan,
-    _on_failure,
-    _Plan,
-    _reported_on,
-    _Tally,
+    Plan,
+    Tally,
+    batches,
+    build_mail,
+    built_plan,
+    mass_plan,
+    message_plan,
+    on_failure,
+    reported_on,
+    staff_plan,
 )
 
 if TYPE_CHECKING:
     from mailproviders.backends.base import BaseEmailBackend
+    from mailproviders.message import EmailMessage
 
 __all__ = [
     "amail_admins",
@@ -39,43 +39,27 @@ __all__ = [
 ]
 
 
-async def _adeliver(
-    send: Callable[[], Awaitable[int]],
-    backend: BaseEmailBackend,
-    *,
-    alias: str | None,
-    fail_silently: bool,
-) -> int:
+async def _adeliver(send: Callable[[], Awaitable[int]], plan: Plan) -> int:
     try:
         return await send()
     except Exception as exc:
-        return _on_failure(exc, backend, alias=alias, fail_silently=fail_silently)
+        return on_failure(exc, alias=plan.alias, fail_silently=plan.fail_silently)
+
+
+async def _asend_plan(plan: Plan) -> int:
+    return await _adeliver(lambda: plan.backend.asend_messages(plan.messages), plan)
 
 
 async def asend_email_message(
     message: EmailMessage, *, fail_silently: bool = False, using: str | None = None
 ) -> int:
-    """Implementation of :meth:`EmailMessage.asend`: :func:`send_email_message`, awaited."""
+    """Implementation of :meth:`EmailMessage.asend`: ``send_email_message``, awaited."""
     if not message.recipients():
         return 0
-    backend, alias, outgoing = _message_plan(message, using)
-    with _reported_on(message, outgoing):
-        return await _adeliver(
-            lambda: backend.asend_messages([outgoing]),
-            backend,
-            alias=alias,
-            fail_silently=fail_silently,
-        )
-
-
-async def _asend_plan(plan: _Plan, fail_silently: bool) -> int:
-    backend, alias, messages = plan
-    return await _adeliver(
-        lambda: backend.asend_messages(messages),
-        backend,
-        alias=alias,
-        fail_silently=fail_silently,
-    )
+    plan = message_plan(message, using, fail_silently)
+    (outgoing,) = plan.messages
+    with reported_on(message, outgoing):
+        return await _adeliver(lambda: plan.backend.asend_messages([outgoing]), plan)
 
 
 async def asend_mail(
@@ -91,19 +75,21 @@ async def asend_mail(
     html_message: str | None = None,
     using: str | None = None,
 ) -> int:
-    """Async :func:`send_mail` (same arguments, result and exceptions), sending with the
-    backend's ``asend_messages``."""
-    mail = _mail(subject, message, from_email, recipient_list, html_message)
-    plan = _built_plan([mail], using=using, connection=connection, auth=(auth_user, auth_password))
-    return await _asend_plan(plan, fail_silently)
+    """Async :func:`~mailproviders.sending.send_mail` (same arguments, result and
+    exceptions), sending with the backend's ``asend_messages``."""
+    mail = build_mail(subject, message, from_email, recipient_list, html_message)
+    auth = (auth_user, auth_password)
+    return await _asend_plan(
+        built_plan(
+            [mail], using=using, fail_silently=fail_silently, connection=connection, auth=auth
+        )
+    )
 
 
-async def _asend_in_batches(
-    backend: BaseEmailBackend, messages: Iterable[EmailMessage], *, keep: bool
-) -> int:
-    tally = _Tally(keep=keep)
-    async with backend:
-        for batch in _batches(messages):
+async def _asend_in_batches(plan: Plan, *, keep: bool) -> int:
+    tally = Tally(keep=keep)
+    async with plan.backend as backend:
+        for batch in batches(plan.messages):
             try:
                 tally.add(batch, await backend.asend_messages(batch))
             except Exception as exc:
@@ -121,21 +107,16 @@ async def asend_mass_mail(
     connection: BaseEmailBackend | None = None,
     using: str | None = None,
 ) -> int:
-    """Async :func:`send_mass_mail` (same arguments, result, batching and partial-failure
-    report), over one connection opened with ``async with``."""
-    backend, alias, messages = _built_plan(
-        _mass_messages(datatuple),
-        using=using,
-        connection=connection,
-        auth=(auth_user, auth_password),
-    )
-    keep = isinstance(datatuple, Sequence)
-    return await _adeliver(
-        lambda: _asend_in_batches(backend, messages, keep=keep),
-        backend,
-        alias=alias,
+    """Async :func:`~mailproviders.sending.send_mass_mail` (same arguments, result,
+    batching and partial-failure report), over one connection opened with ``async with``."""
+    plan, keep = mass_plan(
+        datatuple,
         fail_silently=fail_silently,
+        auth=(auth_user, auth_password),
+        connection=connection,
+        using=using,
     )
+    return await _adeliver(lambda: _asend_in_batches(plan, keep=keep), plan)
 
 
 async def amail_admins(
@@ -147,12 +128,18 @@ async def amail_admins(
     html_message: str | None = None,
     using: str | None = None,
 ) -> int:
-    """Async :func:`mail_admins` (same arguments, result and exceptions)."""
-    recipients = providers.settings.ADMINS
-    plan = _admin_plan(
-        recipients, subject, message, connection=connection, html_message=html_message, using=using
+    """Async :func:`~mailproviders.sending.mail_admins` (same arguments, result and
+    exceptions)."""
+    plan = staff_plan(
+        "ADMINS",
+        subject,
+        message,
+        fail_silently=fail_silently,
+        connection=connection,
+        html_message=html_message,
+        using=using,
     )
-    return 0 if plan is None else await _asend_plan(plan, fail_silently)
+    return 0 if plan is None else await _asend_plan(plan)
 
 
 async def amail_managers(
@@ -164,9 +151,15 @@ async def amail_managers(
     html_message: str | None = None,
     using: str | None = None,
 ) -> int:
-    """Async :func:`mail_managers` (same arguments, result and exceptions)."""
-    recipients = providers.settings.MANAGERS
-    plan = _admin_plan(
-        recipients, subject, message, connection=connection, html_message=html_message, using=using
+    """Async :func:`~mailproviders.sending.mail_managers` (same arguments, result and
+    exceptions)."""
+    plan = staff_plan(
+        "MANAGERS",
+        subject,
+        message,
+        fail_silently=fail_silently,
+        connection=connection,
+        html_message=html_message,
+        using=using,
     )
-    return 0 if plan is None else await _asend_plan(plan, fail_silently)
+    return 0 if plan is None else await _asend_plan(plan)

@@ -14,16 +14,17 @@ from typing import Any, TextIO
 
 from pydantic import SecretStr
 
-from mailproviders import deprecation
+from mailproviders import legacy
 from mailproviders.backends.base import BaseEmailBackend
+from mailproviders.config import json_schema
+from mailproviders.config.provider import ProviderConfig
+from mailproviders.config.settings import MailSettings
+from mailproviders.config.values import MASK
 from mailproviders.exceptions import ImproperlyConfigured
 from mailproviders.handler import DEFAULT_PROVIDER_ALIAS, providers
-from mailproviders.settings import BUILTIN_BACKENDS, MailSettings, ProviderConfig, json_schema
+from mailproviders.registry import short_name
 
 __all__ = ["main"]
-
-MASK = "********"
-_SHORT_NAMES = {path: name for name, path in BUILTIN_BACKENDS.items() if name != "file"}
 
 
 def _shown(value: Any, reveal: bool = False) -> Any:
@@ -41,7 +42,7 @@ def _summary(alias: str, config: ProviderConfig) -> dict[str, Any]:
         options["password"] = MASK
     summary: dict[str, Any] = {
         "alias": alias,
-        "backend": _SHORT_NAMES.get(config.BACKEND, config.BACKEND),
+        "backend": short_name(config.BACKEND),
         "options": options,
     }
     if config.DEFAULTS is not None:
@@ -65,7 +66,7 @@ def _line(summary: dict[str, Any]) -> str:
 def _load(err: TextIO) -> MailSettings:
     """Load the configuration, printing deprecation warnings as plain lines."""
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", deprecation.MailProvidersDeprecationWarning)
+        warnings.simplefilter("always", legacy.MailProvidersDeprecationWarning)
         settings = providers.settings
     for warning in caught:
         print(f"warning: {warning.message}", file=err)
@@ -166,12 +167,12 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Print the EMAIL_PROVIDERS equivalent of the legacy settings in effect."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", deprecation.MailProvidersDeprecationWarning)
-        values = deprecation.legacy_values(providers.settings)
+        warnings.simplefilter("ignore", legacy.MailProvidersDeprecationWarning)
+        values = legacy.legacy_values(providers.settings)
     if not values:
         print("nothing to migrate: no legacy EMAIL_* setting is set", file=err)
         return 0
-    provider = deprecation.legacy_provider(values)
+    provider = legacy.legacy_provider(values)
     options = {k: _shown(v, args.reveal_secrets) for k, v in provider["OPTIONS"].items()}
     if not args.reveal_secrets and "password" in options:
         options["password"] = MASK

@@ -1,33 +1,47 @@
-"""The ``providers`` handler: alias → configured backend instance, created lazily."""
+"""The ``providers`` handler: alias → configured backend instance, created lazily.
+
+The handler owns the settings in effect (loaded on first use, replaced by
+:func:`configure`) and a per-context cache of the backends that ask for one
+(``cacheable = True``).
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from mailproviders import _hooks
 from mailproviders.backends.base import BaseEmailBackend
+from mailproviders.config.provider import ProviderConfig
+from mailproviders.config.settings import MailSettings, load_settings
 from mailproviders.exceptions import EmailProviderDoesNotExist
-from mailproviders.settings import (
-    MailSettings,
-    ProviderConfig,
-    get_settings,
-    import_backend,
-    load_settings,
-    set_settings,
-)
+from mailproviders.registry import import_backend
 
 __all__ = ["DEFAULT_PROVIDER_ALIAS", "ProvidersHandler", "configure", "providers"]
 
 DEFAULT_PROVIDER_ALIAS = "default"
 
-# (owner, generation, cache): the owner is the asyncio task or thread that filled the cache.
-# Child tasks inherit their parent's context, so the owner check keeps them from reusing
-# the parent's instances.
-_CacheEntry = tuple[object, int, dict[str, BaseEmailBackend]]
-_task_cache: ContextVar[_CacheEntry | None] = ContextVar("mailproviders_cache", default=None)
+
+class _Cache:
+    """The cached backends of one thread or asyncio task (its owner), for one generation
+    of the configuration. Held only by the owner's context: when the thread or task is
+    gone, so is this, and the backends with it."""
+
+    __slots__ = ("backends", "generation", "owner")
+
+    def __init__(self, owner: object, generation: int) -> None:
+        # A weak reference: the owner's context holds this cache, and a strong reference
+        # back to the task or thread would keep all three alive until a GC cycle pass.
+        self.owner = weakref.ref(owner)
+        self.generation = generation
+        self.backends: dict[str, BaseEmailBackend] = {}
+
+
+_context_cache: ContextVar[_Cache | None] = ContextVar("mailproviders_cache", default=None)
 
 
 def _current_owner() -> object:
@@ -45,47 +59,55 @@ class ProvidersHandler:
 
     ``providers[alias]`` builds ``BackendClass(alias=alias, **OPTIONS)``: a new instance on
     every access, unless the class sets ``cacheable = True``; then one instance per alias is
-    reused within a thread or asyncio task (a new task never reuses its parent's), until
-    :meth:`close_all`. The configuration is loaded lazily on first use.
+    reused within a thread or asyncio task (a new task never reuses its parent's). A
+    finished thread or task leaves nothing behind; :meth:`close_all` closes every live
+    cached instance. The configuration is loaded lazily on first use.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._settings: MailSettings | None = None
         self._generation = 0
-        self._cached: list[BaseEmailBackend] = []
-        # Resolved (class, kwargs) per alias, valid for one settings object.
+        self._cached: weakref.WeakSet[BaseEmailBackend] = weakref.WeakSet()
+        # Resolved (class, kwargs) per alias, valid for the settings in effect.
         self._factories: dict[str, tuple[type[BaseEmailBackend], dict[str, Any]]] = {}
-        self._factories_for: MailSettings | None = None
+        self._positions: dict[str | None, int] = {}
 
     @property
     def settings(self) -> MailSettings:
-        """The validated configuration (loads it on first use; raises ImproperlyConfigured)."""
-        return get_settings()
+        """The validated configuration, loaded on first use (thread-safe).
 
-    def _configs(self) -> dict[str, ProviderConfig]:
-        return self.settings.EMAIL_PROVIDERS or {}
+        Raises :class:`~mailproviders.exceptions.ImproperlyConfigured` when it is invalid
+        (and tries again on the next access).
+        """
+        settings = self._settings
+        if settings is None:
+            with self._lock:
+                if self._settings is None:
+                    self._settings = load_settings()
+                settings = self._settings
+        return settings
 
     def config(self, alias: str) -> ProviderConfig:
         """The validated :class:`ProviderConfig` of ``alias``.
 
         Raises :class:`EmailProviderDoesNotExist` when the alias is not configured.
         """
-        configs = self._configs()
+        configs = self.settings.EMAIL_PROVIDERS or {}
         try:
             return configs[alias]
         except KeyError:
             raise EmailProviderDoesNotExist(alias, configured=configs) from None
 
     def _factory(self, alias: str) -> tuple[type[BaseEmailBackend], dict[str, Any]]:
-        settings = self.settings
-        if self._factories_for is not settings:
-            self._factories = {}
-            self._factories_for = settings
         factory = self._factories.get(alias)
         if factory is None:
             config = self.config(alias)
-            factory = (import_backend(config.BACKEND, alias), config.backend_kwargs())
-            self._factories[alias] = factory
+            backend_class = import_backend(config.BACKEND, alias)
+            kwargs = config.backend_kwargs()
+            if backend_class.uses_providers:
+                kwargs["providers"] = self
+            factory = self._factories[alias] = (backend_class, kwargs)
         return factory
 
     def create_connection(self, alias: str, /, **options: Any) -> BaseEmailBackend:
@@ -96,26 +118,31 @@ class ProvidersHandler:
         :class:`InvalidEmailProvider` for any other configuration problem.
         """
         backend_class, kwargs = self._factory(alias)
-        if options:
-            kwargs = {**kwargs, **options}
-        return backend_class(alias=alias, **kwargs)
+        return backend_class(alias=alias, **{**kwargs, **options})
 
     def __getitem__(self, alias: str) -> BaseEmailBackend:
         backend_class, kwargs = self._factory(alias)
         if not backend_class.cacheable:
             return backend_class(alias=alias, **kwargs)
-        owner, generation = _current_owner(), self._generation
-        entry = _task_cache.get()
-        if entry is None or entry[0] is not owner or entry[1] != generation:
-            entry = (owner, generation, {})
-            _task_cache.set(entry)
-        cache = entry[2]
-        backend = cache.get(alias)
+        owner, cache = _current_owner(), _context_cache.get()
+        if cache is None or cache.owner() is not owner or cache.generation != self._generation:
+            cache = _Cache(owner, self._generation)
+            _context_cache.set(cache)
+        backend = cache.backends.get(alias)
         if backend is None:
-            backend = cache[alias] = backend_class(alias=alias, **kwargs)
+            backend = cache.backends[alias] = backend_class(alias=alias, **kwargs)
             with self._lock:
-                self._cached.append(backend)
+                self._cached.add(backend)
         return backend
+
+    def next_position(self, alias: str | None) -> int:
+        """The next value (0, 1, 2...) of a counter that every thread, task and backend
+        instance of ``alias`` shares, restarted when the configuration changes: the
+        rotation of a round-robin provider belongs to its alias, not to an instance."""
+        with self._lock:
+            position = self._positions.get(alias, 0)
+            self._positions[alias] = position + 1
+        return position
 
     @property
     def default(self) -> BaseEmailBackend:
@@ -132,22 +159,23 @@ class ProvidersHandler:
         return self[alias]
 
     def __contains__(self, alias: object) -> bool:
-        return alias in self._configs()
+        return alias in (self.settings.EMAIL_PROVIDERS or {})
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._configs()))
+        return iter(list(self.settings.EMAIL_PROVIDERS or {}))
 
     def __len__(self) -> int:
-        return len(self._configs())
+        return len(self.settings.EMAIL_PROVIDERS or {})
 
     def _forget_cached(self) -> list[BaseEmailBackend]:
         with self._lock:
-            cached, self._cached = self._cached, []
+            cached = list(self._cached)
+            self._cached = weakref.WeakSet()
             self._generation += 1
         return cached
 
     def close_all(self) -> None:
-        """Close every cached instance (in all threads and tasks) and forget them.
+        """Close every live cached instance (in all threads and tasks) and forget them.
 
         Every instance is closed even when one fails; then the first error is raised.
         """
@@ -161,8 +189,8 @@ class ProvidersHandler:
             raise errors[0]
 
     async def aclose_all(self) -> None:
-        """Async :meth:`close_all`: close every cached instance with ``aclose()`` and
-        forget them; the first error is raised after all were closed."""
+        """Async :meth:`close_all`: close every live cached instance with ``aclose()``
+        and forget them; the first error is raised after all were closed."""
         errors: list[Exception] = []
         for backend in self._forget_cached():
             try:
@@ -174,8 +202,10 @@ class ProvidersHandler:
 
     def reset(self, settings: MailSettings | None) -> None:
         """Install ``settings`` (``None``: re-read on next use) and close cached instances."""
-        set_settings(settings)
-        self._factories, self._factories_for = {}, None
+        with self._lock:
+            self._settings = settings
+            self._factories = {}
+            self._positions = {}
         self.close_all()
 
     def __repr__(self) -> str:
@@ -183,6 +213,14 @@ class ProvidersHandler:
 
 
 providers = ProvidersHandler()
+
+
+def _message_defaults() -> _hooks.MessageDefaults:
+    settings = providers.settings
+    return _hooks.MessageDefaults(settings.DEFAULT_FROM_EMAIL, settings.EMAIL_USE_LOCALTIME)
+
+
+_hooks.message_defaults = _message_defaults
 
 
 def configure(settings: MailSettings | None = None, /, **overrides: Any) -> MailSettings:

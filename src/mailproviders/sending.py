@@ -1,31 +1,32 @@
 """Send functions. Every one takes ``using=alias`` and a uniform ``fail_silently``.
 
 Each function has an async twin with the same signature and semantics in
-:mod:`mailproviders.asending` (``asend_mail``...).
-
-``fail_silently`` is applied in exactly one place, :func:`_on_failure`: resolving the provider
-is never silenced; any exception raised while sending is, when asked for, logged on the
-``mailproviders`` logger (WARNING, with traceback) and the call returns how many messages
-were really accepted.
+:mod:`mailproviders.asending` (``asend_mail``...). Both build their work with
+:mod:`mailproviders.sendplan` and apply its one ``fail_silently`` rule.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import itertools
-import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from mailproviders import deprecation
-from mailproviders.exceptions import record_sent, sent_messages_of
-from mailproviders.handler import DEFAULT_PROVIDER_ALIAS, providers
-from mailproviders.message import EmailMessage, EmailMultiAlternatives
+from mailproviders.sendplan import (
+    DatatupleType,
+    Plan,
+    Tally,
+    batches,
+    build_mail,
+    built_plan,
+    mass_plan,
+    message_plan,
+    on_failure,
+    reported_on,
+    staff_plan,
+)
 
 if TYPE_CHECKING:
     from mailproviders.backends.base import BaseEmailBackend
-    from mailproviders.settings import ProviderDefaults
+    from mailproviders.message import EmailMessage
 
 __all__ = [
     "mail_admins",
@@ -35,108 +36,12 @@ __all__ = [
     "send_mass_mail",
 ]
 
-logger = logging.getLogger("mailproviders")
 
-#: send_mass_mail hands messages to the backend in batches of this size, over one
-#: connection, so that a generator of any length is streamed.
-MASS_MAIL_BATCH = 200
-
-DatatupleType = tuple[str, str, str | None, Sequence[str]]
-
-
-def _resolve(
-    using: str | None,
-    connection: BaseEmailBackend | None,
-    auth: tuple[str | None, str | None] = (None, None),
-) -> tuple[BaseEmailBackend, str | None]:
-    """The backend to send with and its alias (``None`` for a legacy ``connection``)."""
-    if connection is not None:
-        if using is not None:
-            raise TypeError("pass either connection= (deprecated) or using=, not both")
-        deprecation.warn_deprecated(
-            "the connection= argument is deprecated; name a provider instead: using='<alias>'"
-        )
-        return connection, None
-    alias = using if using is not None else DEFAULT_PROVIDER_ALIAS
-    if auth != (None, None):
-        return deprecation.connection_with_auth(alias, *auth), alias
-    return providers[alias], alias
-
-
-def _defaults_of(alias: str | None) -> ProviderDefaults | None:
-    if alias is None:
-        return None
-    return providers.config(alias).DEFAULTS
-
-
-def _fill_defaults(message: EmailMessage, defaults: ProviderDefaults) -> None:
-    if message.from_email is None and defaults.from_email is not None:
-        message.from_email = defaults.from_email
-    if not message.reply_to and defaults.reply_to:
-        message.reply_to = list(defaults.reply_to)
-    if defaults.headers:
-        own = {name.lower() for name in message.extra_headers}
-        extra = {k: v for k, v in defaults.headers.items() if k.lower() not in own}
-        if extra:
-            message.extra_headers = {**extra, **message.extra_headers}
-
-
-def _on_failure(
-    exc: Exception, backend: BaseEmailBackend, *, alias: str | None, fail_silently: bool
-) -> int:
-    """The ``fail_silently`` rule, for the sync and async paths alike: re-raise ``exc``
-    unless silenced; else log it (WARNING, traceback) and return its ``sent_count``."""
-    if not hasattr(exc, "sent_count"):
-        record_sent(exc, [])
-    if not (fail_silently or deprecation.legacy_fail_silently(backend)):
-        raise exc
-    sent_count: int = exc.sent_count  # type: ignore[attr-defined]
-    logger.warning(
-        "sending through provider %r failed (fail_silently=True); %d message(s) accepted",
-        alias,
-        sent_count,
-        exc_info=exc,
-    )
-    return sent_count
-
-
-def _deliver(
-    send: Callable[[], int], backend: BaseEmailBackend, *, alias: str | None, fail_silently: bool
-) -> int:
+def _deliver(send: Callable[[], int], plan: Plan) -> int:
     try:
         return send()
     except Exception as exc:
-        return _on_failure(exc, backend, alias=alias, fail_silently=fail_silently)
-
-
-def _message_plan(
-    message: EmailMessage, using: str | None
-) -> tuple[BaseEmailBackend, str | None, EmailMessage]:
-    """The backend, alias and the message to hand over (a copy with DEFAULTS applied)."""
-    if message.connection is not None and using is not None:
-        raise TypeError("this message has a connection (deprecated); do not also pass using=")
-    backend, alias = _resolve(using, message.connection)
-    defaults = _defaults_of(alias)
-    outgoing = message
-    if defaults is not None:
-        outgoing = copy.copy(message)
-        outgoing.extra_headers = dict(message.extra_headers)
-        _fill_defaults(outgoing, defaults)
-    return backend, alias, outgoing
-
-
-@contextlib.contextmanager
-def _reported_on(message: EmailMessage, outgoing: EmailMessage) -> Iterator[None]:
-    """Report the outcome of sending the copy ``outgoing`` on the caller's ``message``."""
-    try:
-        yield
-    except Exception as exc:
-        if outgoing is not message and sent_messages_of(exc):
-            record_sent(exc, [message])
-        raise
-    finally:
-        if outgoing is not message:
-            message.refused_recipients = outgoing.refused_recipients
+        return on_failure(exc, alias=plan.alias, fail_silently=plan.fail_silently)
 
 
 def send_email_message(
@@ -150,65 +55,15 @@ def send_email_message(
     """
     if not message.recipients():
         return 0
-    backend, alias, outgoing = _message_plan(message, using)
-    with _reported_on(message, outgoing):
-        return _deliver(
-            lambda: backend.send_messages([outgoing]),
-            backend,
-            alias=alias,
-            fail_silently=fail_silently,
-        )
+    plan = message_plan(message, using, fail_silently)
+    (outgoing,) = plan.messages
+    with reported_on(message, outgoing):
+        return _deliver(lambda: plan.backend.send_messages([outgoing]), plan)
 
 
-#: What to send: the backend, its alias (``None`` for a legacy connection), the messages.
-_Plan = tuple["BaseEmailBackend", str | None, Iterable[EmailMessage]]
-
-
-def _send_plan(plan: _Plan, fail_silently: bool) -> int:
-    backend, alias, messages = plan
-    return _deliver(
-        lambda: backend.send_messages(messages),
-        backend,
-        alias=alias,
-        fail_silently=fail_silently,
-    )
-
-
-def _built_plan(
-    messages: Iterable[EmailMessage],
-    *,
-    using: str | None,
-    connection: BaseEmailBackend | None,
-    auth: tuple[str | None, str | None] = (None, None),
-) -> _Plan:
-    """Backend, alias and messages for messages this module built itself (so DEFAULTS
-    may be filled in place)."""
-    backend, alias = _resolve(using, connection, auth)
-    defaults = _defaults_of(alias)
-    if defaults is not None:
-        messages = _filled(messages, defaults)
-    return backend, alias, messages
-
-
-def _filled(
-    messages: Iterable[EmailMessage], defaults: ProviderDefaults
-) -> Iterator[EmailMessage]:
-    for message in messages:
-        _fill_defaults(message, defaults)
-        yield message
-
-
-def _mail(
-    subject: str,
-    body: str,
-    from_email: str | None,
-    recipients: Sequence[str],
-    html_message: str | None,
-) -> EmailMultiAlternatives:
-    mail = EmailMultiAlternatives(subject, body, from_email, list(recipients))
-    if html_message is not None:
-        mail.attach_alternative(html_message, "text/html")
-    return mail
+def send_plan(plan: Plan) -> int:
+    """Send ``plan``'s messages in one ``send_messages`` call, under the one rule."""
+    return _deliver(lambda: plan.backend.send_messages(plan.messages), plan)
 
 
 def send_mail(
@@ -231,48 +86,20 @@ def send_mail(
     ``connection`` are deprecated. Raises what the backend raises, unless
     ``fail_silently``; configuration errors always raise.
     """
-    mail = _mail(subject, message, from_email, recipient_list, html_message)
-    plan = _built_plan([mail], using=using, connection=connection, auth=(auth_user, auth_password))
-    return _send_plan(plan, fail_silently)
+    mail = build_mail(subject, message, from_email, recipient_list, html_message)
+    auth = (auth_user, auth_password)
+    return send_plan(
+        built_plan(
+            [mail], using=using, fail_silently=fail_silently, connection=connection, auth=auth
+        )
+    )
 
 
-def _mass_messages(datatuple: Iterable[DatatupleType]) -> Iterator[EmailMessage]:
-    for subject, body, sender, recipients in datatuple:
-        yield EmailMessage(subject, body, sender, recipients)
-
-
-class _Tally:
-    """Messages accepted so far over several batches, for the partial-failure report."""
-
-    def __init__(self, *, keep: bool) -> None:
-        self.keep = keep
-        self.total = 0
-        self.accepted: list[EmailMessage] = []
-
-    def add(self, batch: list[EmailMessage], count: int) -> None:
-        self.total += count
-        if self.keep:
-            self.accepted.extend(m for m in batch if m.recipients())
-
-    def failed(self, exc: Exception) -> None:
-        in_batch = sent_messages_of(exc)
-        count = getattr(exc, "sent_count", len(in_batch))
-        record_sent(exc, self.accepted + in_batch if self.keep else in_batch, self.total + count)
-
-
-def _batches(messages: Iterable[EmailMessage]) -> Iterator[list[EmailMessage]]:
-    iterator = iter(messages)
-    while batch := list(itertools.islice(iterator, MASS_MAIL_BATCH)):
-        yield batch
-
-
-def _send_in_batches(
-    backend: BaseEmailBackend, messages: Iterable[EmailMessage], *, keep: bool
-) -> int:
-    """Send ``messages`` over one open connection, ``MASS_MAIL_BATCH`` at a time."""
-    tally = _Tally(keep=keep)
-    with backend:
-        for batch in _batches(messages):
+def _send_in_batches(plan: Plan, *, keep: bool) -> int:
+    """Send ``plan``'s messages over one open connection, ``MASS_MAIL_BATCH`` at a time."""
+    tally = Tally(keep=keep)
+    with plan.backend as backend:
+        for batch in batches(plan.messages):
             try:
                 tally.add(batch, backend.send_messages(batch))
             except Exception as exc:
@@ -299,38 +126,14 @@ def send_mass_mail(
     iterator, only those of the failing batch are kept: ``sent_count`` is the position in
     the input to resume from).
     """
-    backend, alias, messages = _built_plan(
-        _mass_messages(datatuple),
-        using=using,
-        connection=connection,
-        auth=(auth_user, auth_password),
-    )
-    keep = isinstance(datatuple, Sequence)
-    return _deliver(
-        lambda: _send_in_batches(backend, messages, keep=keep),
-        backend,
-        alias=alias,
+    plan, keep = mass_plan(
+        datatuple,
         fail_silently=fail_silently,
+        auth=(auth_user, auth_password),
+        connection=connection,
+        using=using,
     )
-
-
-def _admin_plan(
-    recipients: Sequence[str],
-    subject: str,
-    message: str,
-    *,
-    connection: BaseEmailBackend | None,
-    html_message: str | None,
-    using: str | None,
-) -> _Plan | None:
-    """What mail_admins/mail_managers send, or ``None`` (no provider resolved) when
-    ``recipients`` is empty."""
-    if not recipients:
-        return None
-    settings = providers.settings
-    subject = f"{settings.EMAIL_SUBJECT_PREFIX}{subject}"
-    mail = _mail(subject, message, settings.SERVER_EMAIL, recipients, html_message)
-    return _built_plan([mail], using=using, connection=connection)
+    return _deliver(lambda: _send_in_batches(plan, keep=keep), plan)
 
 
 def mail_admins(
@@ -345,11 +148,16 @@ def mail_admins(
     """Send a message to ``ADMINS`` from ``SERVER_EMAIL``, the subject prefixed with
     ``EMAIL_SUBJECT_PREFIX``. Returns 0 without resolving any provider when ``ADMINS`` is
     empty."""
-    recipients = providers.settings.ADMINS
-    plan = _admin_plan(
-        recipients, subject, message, connection=connection, html_message=html_message, using=using
+    plan = staff_plan(
+        "ADMINS",
+        subject,
+        message,
+        fail_silently=fail_silently,
+        connection=connection,
+        html_message=html_message,
+        using=using,
     )
-    return 0 if plan is None else _send_plan(plan, fail_silently)
+    return 0 if plan is None else send_plan(plan)
 
 
 def mail_managers(
@@ -362,8 +170,13 @@ def mail_managers(
     using: str | None = None,
 ) -> int:
     """Like :func:`mail_admins`, to ``MANAGERS``."""
-    recipients = providers.settings.MANAGERS
-    plan = _admin_plan(
-        recipients, subject, message, connection=connection, html_message=html_message, using=using
+    plan = staff_plan(
+        "MANAGERS",
+        subject,
+        message,
+        fail_silently=fail_silently,
+        connection=connection,
+        html_message=html_message,
+        using=using,
     )
-    return 0 if plan is None else _send_plan(plan, fail_silently)
+    return 0 if plan is None else send_plan(plan)

@@ -10,8 +10,8 @@ from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 from mailproviders.backends.locmem import outbox
+from mailproviders.config.settings import MailSettings, validate_providers
 from mailproviders.handler import providers
-from mailproviders.settings import MailSettings, get_settings, validate_providers
 
 __all__ = ["outbox", "override_providers"]
 
@@ -37,7 +37,7 @@ class override_providers:
 
     def __enter__(self) -> MailSettings:
         with _override_lock:
-            current = get_settings()
+            current = providers.settings
             validated = validate_providers(self.mapping)
             replaced = current.model_copy(update={"EMAIL_PROVIDERS": validated})
             self._saved.append(current)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
-from mailproviders import deprecation
+from mailproviders import _hooks
 from mailproviders.exceptions import InvalidEmailProvider
 
 if TYPE_CHECKING:
@@ -43,12 +43,18 @@ class BaseEmailBackend(ABC):
     ``cacheable = True`` to have ``providers`` reuse one instance per alias, thread and
     asyncio task.
 
-    Unknown keyword options raise :class:`InvalidEmailProvider` naming the alias and the
-    keys when ``alias`` is set; for a backend built directly (legacy code) they are
-    dropped with a deprecation warning naming them.
+    Unknown keyword options (reaching this ``__init__`` through a subclass's ``**kwargs``)
+    raise :class:`InvalidEmailProvider` naming the alias and the keys when ``alias`` is
+    set. A backend built directly (``alias=None``) with unknown options or with the
+    backend-level ``fail_silently`` is handed to the compatibility layer
+    (:mod:`mailproviders.legacy`), which keeps older code working with a deprecation
+    warning; see docs/backends.md.
     """
 
     cacheable: ClassVar[bool] = False
+    #: Whether ``providers`` passes itself to ``__init__`` as ``providers`` (backends that
+    #: send through other providers).
+    uses_providers: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -58,31 +64,19 @@ class BaseEmailBackend(ABC):
         **kwargs: Any,
     ) -> None:
         self.alias = alias
-        if kwargs:
-            names = ", ".join(sorted(kwargs))
-            if alias is not None:
-                raise InvalidEmailProvider(
-                    f"unknown option(s) {names} for {type(self).__qualname__}",
-                    alias=alias,
-                    option=",".join(sorted(kwargs)),
-                )
-            deprecation.unknown_options_ignored(type(self), sorted(kwargs))
-        if fail_silently is not NOT_GIVEN:
-            deprecation.backend_fail_silently_given(type(self))
-            self.__dict__["fail_silently"] = bool(fail_silently)
+        if kwargs and alias is not None:
+            raise InvalidEmailProvider(
+                f"unknown option(s) {', '.join(sorted(kwargs))} for {type(self).__qualname__}",
+                alias=alias,
+                option=",".join(sorted(kwargs)),
+            )
+        if kwargs or fail_silently is not NOT_GIVEN:
+            _hooks.compat.backend_built(self, kwargs, fail_silently)
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached when normal lookup fails: legacy code reading `fail_silently`
-        # from a backend that never defined it.
-        if name == "fail_silently":
-            deprecation.undefined_fail_silently_read(type(self))
-            return False
-        raise AttributeError(f"{type(self).__qualname__!r} object has no attribute {name!r}")
-
-    @property
-    def _legacy_fail_silently(self) -> bool:
-        """The deprecated constructor-level ``fail_silently`` (False when not given)."""
-        return bool(self.__dict__.get("fail_silently", False))
+        # Only reached when normal lookup fails (older code reads attributes that
+        # backends no longer define, such as fail_silently).
+        return _hooks.compat.backend_attribute(self, name)
 
     def open(self) -> None:  # noqa: B027 - optional hook, deliberately not abstract
         """Open a long-lived connection, if the backend has one. Idempotent."""

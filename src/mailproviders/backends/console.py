@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal, TextIO
 
 from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend, NotGiven
+from mailproviders.config.options import stream_option
 from mailproviders.exceptions import InvalidEmailProvider, record_sent
 
 if TYPE_CHECKING:
@@ -17,8 +18,6 @@ __all__ = ["SEPARATOR", "EmailBackend", "render"]
 
 #: Written after every message by the console and file backends.
 SEPARATOR = "-" * 79
-
-_STREAM_NAMES = ("stdout", "stderr")
 
 # Shared by every instance: two backends writing to the same sys.stdout must not
 # interleave either.
@@ -55,12 +54,11 @@ class EmailBackend(BaseEmailBackend):
         fail_silently: bool | NotGiven = NOT_GIVEN,
     ) -> None:
         super().__init__(alias=alias, fail_silently=fail_silently)
-        if isinstance(stream, str) and stream not in _STREAM_NAMES:
-            raise InvalidEmailProvider(
-                f"stream must be a text stream, 'stdout' or 'stderr', got {stream!r}",
-                alias=alias,
-                option="stream",
-            )
+        if stream is not None:
+            try:
+                stream_option(stream)
+            except ValueError as exc:
+                raise InvalidEmailProvider(str(exc), alias=alias, option="stream") from None
         self._stream = stream
 
     @property
@@ -90,8 +88,6 @@ class EmailBackend(BaseEmailBackend):
                 sent.append(message)
         except Exception as exc:
             record_sent(exc, sent)
-            if self._legacy_fail_silently:
-                return len(sent)
             raise
         return len(sent)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailproviders.backends._composite import CompositeBackend, Members, Outcome, is_transient
+from mailproviders.backends.composite import CompositeBackend, Members, Outcome, is_transient
 
 if TYPE_CHECKING:
     from mailproviders.message import EmailMessage

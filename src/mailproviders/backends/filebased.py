@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend, NotGiven
 from mailproviders.backends.console import render
+from mailproviders.config.options import directory_path
 from mailproviders.exceptions import InvalidEmailProvider, record_sent
 
 if TYPE_CHECKING:
@@ -46,12 +47,10 @@ class EmailBackend(BaseEmailBackend):
     ) -> None:
         super().__init__(alias=alias, fail_silently=fail_silently)
         self.file_path = Path(file_path)
-        if self.file_path.exists() and not self.file_path.is_dir():
-            raise InvalidEmailProvider(
-                f"file_path {str(self.file_path)!r} exists and is not a directory",
-                alias=alias,
-                option="file_path",
-            )
+        try:
+            directory_path(str(self.file_path))
+        except ValueError as exc:
+            raise InvalidEmailProvider(str(exc), alias=alias, option="file_path") from None
         if self.file_path.is_dir() and not os.access(self.file_path, os.W_OK | os.X_OK):
             raise InvalidEmailProvider(
                 f"the directory {str(self.file_path)!r} is not writable",
@@ -110,8 +109,6 @@ class EmailBackend(BaseEmailBackend):
                     sent.append(message)
             except Exception as exc:
                 record_sent(exc, sent)
-                if self._legacy_fail_silently:
-                    return len(sent)
                 raise
             finally:
                 if opened_here:

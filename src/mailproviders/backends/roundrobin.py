@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from mailproviders.backends._composite import CompositeBackend, Members, Outcome, is_transient
+from mailproviders.backends.composite import CompositeBackend, Members, Outcome, is_transient
 
 if TYPE_CHECKING:
     from mailproviders.message import EmailMessage
@@ -15,9 +15,10 @@ __all__ = ["EmailBackend"]
 class EmailBackend(CompositeBackend):
     """Send each message through the next provider of ``using``, in turn.
 
-    The rotation advances by one provider per message; its position belongs to the
-    instance and is thread-safe. The class is ``cacheable``, so ``providers[alias]``
-    reuses one instance (and its rotation) per thread or asyncio task. A provider that
+    The rotation advances by one provider per message. Its position belongs to the
+    alias (kept by the handler, restarted when the configuration changes) and is shared
+    by every instance, thread and asyncio task of the process, so consecutive sends go
+    a, b, a, b... however each one gets its backend. A provider that
     fails at connection level or transiently (as for failover) is skipped for the rest of
     the call, and the message goes to the next provider, with a WARNING naming both
     aliases. A message that may have been delivered is not resent (see
@@ -29,14 +30,10 @@ class EmailBackend(CompositeBackend):
     """
 
     cacheable: ClassVar[bool] = True
-    #: Index in ``using`` of the provider for the next message (set per instance).
-    _position: int = 0
 
     def _rotation(self) -> list[str]:
         """The aliases in the order to try for the next message; advances the rotation."""
-        with self._lock:
-            start = self._position
-            self._position = (start + 1) % len(self.using)
+        start = self.providers.next_position(self.alias) % len(self.using)
         return self.using[start:] + self.using[:start]
 
     def _send(self, messages: list[EmailMessage], members: Members, outcome: Outcome) -> None:

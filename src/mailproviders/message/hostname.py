@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from mailproviders._addresses import idna_domain
+from mailproviders.message.addresses import idna_domain
 
 __all__ = ["DNS_NAME", "CachedDnsName", "format_date", "make_msgid"]
 

@@ -20,7 +20,8 @@ from typing import Any, Final
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, DotEnvSettingsSource, EnvSettingsSource
 
-from mailproviders._dsn import looks_like_dsn, parse_dsn
+from mailproviders.config.dsn import parse_dsn
+from mailproviders.config.values import looks_like_dsn
 from mailproviders.exceptions import ImproperlyConfigured
 
 __all__ = ["DotEnvSource", "EnvSource", "collect_providers"]

@@ -1,4 +1,4 @@
-"""Email messages: :class:`EmailMessage`, :class:`EmailMultiAlternatives` and helpers.
+"""The email message: :class:`EmailMessage`.
 
 Messages are plain containers until serialized; every header is validated and
 encoded by :meth:`EmailMessage.message`, so a bad value raises before anything
@@ -12,51 +12,34 @@ import email.policy
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from mailproviders import _serialize
-from mailproviders._addresses import Mailbox, parse_mailbox
-from mailproviders._headers import extra_header, fold_addresses, fold_unstructured
-from mailproviders._hostname import DNS_NAME, format_date, make_msgid
-from mailproviders._mime import (
-    DEFAULT_ATTACHMENT_MIME_TYPE,
+from mailproviders import _hooks
+from mailproviders.message import serialize
+from mailproviders.message.addresses import Envelope, Mailbox, parse_mailbox
+from mailproviders.message.headers import (
+    check_content_type,
+    extra_header,
+    fold_addresses,
+    fold_unstructured,
+)
+from mailproviders.message.hostname import DNS_NAME, format_date, make_msgid
+from mailproviders.message.mime import (
     AttachmentContent,
-    EmailAlternative,
     EmailAttachment,
-    add_alternative,
     add_attachment,
     new_attachment,
 )
-from mailproviders.deprecation import warn_deprecated
+from mailproviders.message.stdlib import to_stdlib
 
 if TYPE_CHECKING:
     from email.policy import Policy
 
-__all__ = [
-    "DEFAULT_ATTACHMENT_MIME_TYPE",
-    "DNS_NAME",
-    "EmailAlternative",
-    "EmailAttachment",
-    "EmailMessage",
-    "EmailMultiAlternatives",
-    "Envelope",
-    "make_msgid",
-]
+__all__ = ["EmailMessage"]
 
 _CONTENT_HEADERS = ("content-", "mime-version")
 # Serializing never lets the standard library refold the pre-folded headers.
 _SERIALIZE_POLICY = email.policy.default.clone(refold_source="none")
-
-
-class Envelope(NamedTuple):
-    """The SMTP envelope of a message.
-
-    ``sender`` is the addr-spec of the resolved ``from_email``; ``recipients`` pairs
-    each recipient as the caller wrote it with its addr-spec (domain IDNA-encoded).
-    """
-
-    sender: str
-    recipients: list[tuple[str, str]]
 
 
 def _address_list(argument: str, value: Sequence[str] | None) -> list[str]:
@@ -65,16 +48,6 @@ def _address_list(argument: str, value: Sequence[str] | None) -> list[str]:
     if isinstance(value, str):
         raise TypeError(f'"{argument}" argument must be a list or tuple, not a string')
     return list(value)
-
-
-def _check_content_type(value: str, *, multipart: bool) -> None:
-    """A Content-Type given in ``headers`` must keep the structure built from the parts."""
-    if value.strip().lower().startswith("multipart/") != multipart:
-        kind = "multipart/*" if multipart else "a non-multipart type"
-        raise ValueError(
-            f"header 'Content-Type' {value.strip()!r} does not fit this message, whose "
-            f"body and attachments need {kind}; remove it from headers"
-        )
 
 
 class EmailMessage:
@@ -86,13 +59,15 @@ class EmailMessage:
     are extra headers; one named like a generated header (``To``, ``Date``,
     ``Message-ID``...) replaces it, names compared case-insensitively.
 
-    Raises:
-        TypeError: ``to``, ``cc``, ``bcc`` or ``reply_to`` is a bare string.
+    Raises ``TypeError`` when ``to``, ``cc``, ``bcc`` or ``reply_to`` is a bare string.
     """
 
     content_subtype = "plain"
     mixed_subtype = "mixed"
     encoding: str | None = None  # None: utf-8
+    #: ``Date`` in the process time zone (True) or UTC (False); ``None``: the
+    #: ``EMAIL_USE_LOCALTIME`` setting. The send functions set it on what they send.
+    use_localtime: bool | None = None
 
     def __init__(
         self,
@@ -123,12 +98,9 @@ class EmailMessage:
                 self.attach(attachment)
             else:
                 self.attach(*attachment)
-        if connection is not None:
-            warn_deprecated(
-                "EmailMessage(connection=...) is deprecated; use message.send(using='<alias>')"
-                " with an EMAIL_PROVIDERS alias instead."
-            )
         self.connection = connection
+        if connection is not None:
+            _hooks.compat.message_connection(self)
         self.refused_recipients: dict[str, tuple[int, str]] = {}
         self.sent_using: str | None = None
 
@@ -140,12 +112,9 @@ class EmailMessage:
         return [address for address in self.to + self.cc + self.bcc if address]
 
     def resolved_from_email(self) -> str:
-        """``from_email``, or ``DEFAULT_FROM_EMAIL`` from the settings when it is empty."""
-        if self.from_email:
-            return self.from_email
-        from mailproviders.settings import get_settings
-
-        return get_settings().DEFAULT_FROM_EMAIL
+        """``from_email``, or the process default sender (``DEFAULT_FROM_EMAIL``) when it is
+        empty. The send functions fill ``from_email`` before a backend sees the message."""
+        return self.from_email or _hooks.message_defaults().from_email
 
     def envelope(self) -> Envelope:
         """The SMTP envelope: sender addr-spec and ``(as written, addr-spec)`` pairs.
@@ -153,8 +122,7 @@ class EmailMessage:
         Domains are IDNA-encoded. A non-ASCII local part is kept as is: delivering
         it needs a server that offers SMTPUTF8.
 
-        Raises:
-            ValueError: an address is invalid (the message contains it).
+        Raises ``ValueError`` when an address is invalid (the message contains it).
         """
         sender = self._mailbox(self.resolved_from_email(), "From").addr_spec
         recipients = [
@@ -204,22 +172,20 @@ class EmailMessage:
         items += [(name, extra_header(name, value)) for name, value in self.extra_headers.items()]
         return items
 
-    @staticmethod
-    def _use_localtime() -> bool:
-        from mailproviders.settings import get_settings
-
-        return bool(get_settings().EMAIL_USE_LOCALTIME)
+    def _use_localtime(self) -> bool:
+        if self.use_localtime is not None:
+            return self.use_localtime
+        return _hooks.message_defaults().use_localtime
 
     def message(self, *, policy: Policy = email.policy.default) -> email.message.EmailMessage:
         """The message as a standard-library :class:`email.message.EmailMessage`.
 
-        Raises:
-            ValueError: a header or address is invalid; nothing is produced.
+        Raises ``ValueError`` when a header or address is invalid; nothing is produced.
         """
         headers = self.header_items()
-        tree = _serialize.plan(self, headers, policy) if self._fast_path() else None
+        tree = serialize.plan(self, headers, policy) if self._fast_path() else None
         if tree is not None:
-            return _serialize.to_stdlib(tree, policy)
+            return to_stdlib(tree, policy)
         msg = email.message.EmailMessage(policy=policy)
         # Content headers go after the body is built (which creates them); the
         # others first, so the message reads Subject, From, To... then MIME.
@@ -231,7 +197,7 @@ class EmailMessage:
         self._add_attachments(msg)
         for name, value in content:
             if name.lower() == "content-type":
-                _check_content_type(value, multipart=msg.is_multipart())
+                check_content_type(value, multipart=msg.is_multipart())
             del msg[name]
             msg.set_raw(name, value)
         if "MIME-Version" not in msg:  # no body part: set_content() never ran on msg
@@ -246,37 +212,35 @@ class EmailMessage:
             standard = _STANDARD_CLASSES[cls] = (
                 cls.message is EmailMessage.message
                 and cls._add_attachments is EmailMessage._add_attachments
-                and cls._add_bodies
-                in (EmailMessage._add_bodies, EmailMultiAlternatives._add_bodies)
+                and cls._add_bodies in _STANDARD_BODIES
             )
         return standard
 
     def as_bytes(self, linesep: str = "\n") -> bytes:
         """The serialized message, lines ending with ``linesep`` (``"\\r\\n"`` for SMTP).
 
-        Raises:
-            ValueError: a header or address is invalid; nothing is produced.
+        Raises ``ValueError`` when a header or address is invalid; nothing is produced.
         """
         if self._fast_path():
-            tree = _serialize.plan(self, self.header_items(), _SERIALIZE_POLICY)
+            tree = serialize.plan(self, self.header_items(), _SERIALIZE_POLICY)
             if tree is not None:
-                return _serialize.render(tree, linesep)
+                return serialize.render(tree, linesep)
         msg = self.message(policy=_SERIALIZE_POLICY)
         utf8 = not all(value.isascii() for _, value in msg.raw_items())
         return msg.as_bytes(policy=_SERIALIZE_POLICY.clone(linesep=linesep, utf8=utf8))
 
     def send(self, fail_silently: bool = False, *, using: str | None = None) -> int:
-        """Send through the provider ``using`` (default provider if None); see §6."""
-        from mailproviders.sending import send_email_message
+        """Send through the provider ``using`` (``"default"`` if None); returns 0 or 1.
 
-        return send_email_message(self, fail_silently=fail_silently, using=using)
+        A message with no recipients returns 0 without touching any provider. Raises what
+        the backend raises unless ``fail_silently``; configuration errors always raise.
+        """
+        return _hooks.dispatch.send(self, fail_silently=fail_silently, using=using)
 
     async def asend(self, fail_silently: bool = False, *, using: str | None = None) -> int:
         """Async :meth:`send`: same arguments, result and exceptions, sending with the
         backend's ``asend_messages``."""
-        from mailproviders.asending import asend_email_message
-
-        return await asend_email_message(self, fail_silently=fail_silently, using=using)
+        return await _hooks.dispatch.asend(self, fail_silently=fail_silently, using=using)
 
     def attach(
         self,
@@ -304,8 +268,7 @@ class EmailMessage:
     def attach_file(self, path: str | os.PathLike[str], mimetype: str | None = None) -> None:
         """Attach the file at ``path`` under its base name (type guessed from it).
 
-        Raises:
-            OSError: the file cannot be read.
+        Raises ``OSError`` when the file cannot be read.
         """
         file = Path(path)
         self.attach(file.name, file.read_bytes(), mimetype)
@@ -331,79 +294,5 @@ class EmailMessage:
 
 
 _STANDARD_CLASSES: dict[type[EmailMessage], bool] = {}
-
-
-class EmailMultiAlternatives(EmailMessage):
-    """An :class:`EmailMessage` with alternative bodies (e.g. HTML next to text).
-
-    Raises:
-        TypeError: as :class:`EmailMessage`.
-    """
-
-    alternative_subtype = "alternative"
-
-    def __init__(
-        self,
-        subject: str = "",
-        body: str = "",
-        from_email: str | None = None,
-        to: Sequence[str] | None = None,
-        *,
-        bcc: Sequence[str] | None = None,
-        connection: Any = None,
-        attachments: Iterable[EmailAttachment | tuple[Any, ...] | email.message.MIMEPart]
-        | None = None,
-        headers: Mapping[str, Any] | None = None,
-        alternatives: Iterable[EmailAlternative | tuple[str | bytes, str]] | None = None,
-        cc: Sequence[str] | None = None,
-        reply_to: Sequence[str] | None = None,
-    ) -> None:
-        super().__init__(
-            subject,
-            body,
-            from_email,
-            to,
-            bcc=bcc,
-            connection=connection,
-            attachments=attachments,
-            headers=headers,
-            cc=cc,
-            reply_to=reply_to,
-        )
-        self.alternatives = [EmailAlternative(*alternative) for alternative in alternatives or ()]
-
-    def attach_alternative(self, content: str | bytes, mimetype: str) -> None:
-        """Add an alternative representation of the body.
-
-        Raises:
-            ValueError: ``content`` or ``mimetype`` is missing, or the type has no ``/``.
-        """
-        if content is None or mimetype is None:
-            raise ValueError("attach_alternative() needs both content and mimetype")
-        if "/" not in mimetype:
-            raise ValueError(f"Invalid MIME type {mimetype!r} (expected type/subtype)")
-        self.alternatives.append(EmailAlternative(content, mimetype))
-
-    def body_contains(self, text: str) -> bool:
-        """True when ``text`` is in the body and in every text/* alternative."""
-        if text not in self.body:
-            return False
-        for content, mimetype in self.alternatives:
-            if mimetype.startswith("text/"):
-                decoded = (
-                    content.decode(errors="replace") if isinstance(content, bytes) else content
-                )
-                if text not in decoded:
-                    return False
-        return True
-
-    def _add_bodies(self, msg: email.message.EmailMessage) -> None:
-        if self.body or not self.alternatives:
-            super()._add_bodies(msg)
-        if not self.alternatives:
-            return
-        msg.make_alternative()
-        for content, mimetype in self.alternatives:
-            add_alternative(msg, content, mimetype, self.encoding or "utf-8")
-        if self.alternative_subtype != "alternative":  # set last, as for mixed_subtype
-            msg.set_type(f"multipart/{self.alternative_subtype}")
+#: ``_add_bodies`` implementations whose structure the fast path reproduces.
+_STANDARD_BODIES: list[object] = [EmailMessage._add_bodies]

@@ -1,6 +1,6 @@
 """Validation of a provider's OPTIONS against its backend, with secret-safe error messages.
 
-Built-in backends use the hand-written models of :mod:`mailproviders._options`; a custom
+Built-in backends use the hand-written models of :mod:`mailproviders.config.options`; a custom
 backend gets a model derived from the annotations of its ``__init__``: an un-annotated
 parameter accepts anything, ``**kwargs`` accepts unknown keys.
 """
@@ -16,13 +16,12 @@ from typing import Any, Final, cast
 from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
-from mailproviders._dsn import looks_like_dsn, mask_dsn
-from mailproviders._options import OPTIONS_MODELS, BuiltinOptions, import_backend
+from mailproviders.config.options import BuiltinOptions
+from mailproviders.config.values import MASKED_REPR, SECRET_NAMES, looks_like_dsn, mask_dsn
 from mailproviders.exceptions import ConfigProblem, InvalidEmailProvider
+from mailproviders.registry import builtin, import_backend
 
 __all__ = [
-    "MASK",
-    "SECRET_NAMES",
     "backend_kwargs",
     "composite_problems",
     "describe_value",
@@ -30,9 +29,6 @@ __all__ = [
     "validate_options",
 ]
 
-MASK: Final = "'**********'"
-#: Option names that are secret whatever their annotation.
-SECRET_NAMES: Final = frozenset({"password"})
 #: Keys a backend receives from the handler, never from OPTIONS.
 RESERVED_OPTIONS: Final = frozenset({"alias"})
 
@@ -41,7 +37,7 @@ def describe_value(value: object, *, secret: bool) -> str:
     """``repr(value)`` shortened to one line, or a mask for a secret; a DSN-shaped string
     is shown with its password masked."""
     if secret:
-        return MASK
+        return MASKED_REPR
     if isinstance(value, str) and looks_like_dsn(value):
         value = mask_dsn(value)  # a DSN given where it does not belong keeps its password
     text = repr(value)
@@ -154,9 +150,9 @@ def custom_options_model(backend: type) -> tuple[type[BaseModel], frozenset[str]
 
 
 def _model_for(path: str, alias: str) -> tuple[type[BaseModel], frozenset[str]] | None:
-    builtin = OPTIONS_MODELS.get(path)
-    if builtin is not None:
-        return builtin, frozenset()
+    row = builtin(path)
+    if row is not None:
+        return row.options, frozenset()
     try:
         backend = import_backend(path, alias)
     except InvalidEmailProvider:
@@ -252,7 +248,7 @@ def backend_kwargs(path: str, options: Mapping[str, Any]) -> dict[str, Any]:
     stays a ``SecretStr``.
     """
     keep: frozenset[str] = frozenset()
-    if path not in OPTIONS_MODELS:
+    if builtin(path) is None:
         keep = custom_options_model(import_backend(path, None))[1]
     return {
         key: value.get_secret_value()

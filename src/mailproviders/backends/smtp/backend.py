@@ -2,67 +2,34 @@
 
 from __future__ import annotations
 
-import functools
-import logging
 import smtplib
-import socket
 import ssl
 import threading
 from collections.abc import Iterable
 from os import PathLike
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from mailproviders.backends._smtp_transaction import send_transaction
 from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend, NotGiven
-from mailproviders.exceptions import InvalidEmailProvider, record_sent
+from mailproviders.backends.smtp import session
+from mailproviders.backends.smtp.asyncpair import AsyncMethods
+from mailproviders.backends.smtp.session import Password, Prepared
+from mailproviders.backends.smtp.transaction import send_transaction
+from mailproviders.config.options import smtp_problems
+from mailproviders.config.values import MASKED_REPR
+from mailproviders.exceptions import InvalidEmailProvider
 
 if TYPE_CHECKING:
-    import asyncio
-
-    import aiosmtplib
-
     from mailproviders.message import EmailMessage
 
-__all__ = ["EmailBackend"]
-
-logger = logging.getLogger("mailproviders")
+__all__ = ["DEFAULT_TIMEOUT", "EmailBackend", "Password"]
 
 #: Used when ``timeout=None`` is given: a process blocked forever is never wanted.
 DEFAULT_TIMEOUT = 30.0
 
 
-@functools.cache
-def _local_hostname() -> str:
-    # smtplib would otherwise look up the FQDN (a DNS query) on every connection.
-    return socket.getfqdn()
-
-
-class _Prepared(NamedTuple):
-    """What one message needs on the wire, computed before any connection is made."""
-
-    sender: str
-    recipients: list[str]  # SMTP form (IDNA domains), without duplicates
-    written: dict[str, list[str]]  # SMTP form -> the addresses as the caller wrote them
-    data: bytes
-    needs_smtputf8: bool
-
-
-class Password(SecretStr):
-    """The SMTP password: masked like any ``SecretStr`` in ``str()``/``repr()``, yet equal
-    to the plain string it holds, as legacy code comparing ``backend.password`` expects."""
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, SecretStr):
-            other = other.get_secret_value()
-        return isinstance(other, str) and self.get_secret_value() == other
-
-    def __hash__(self) -> int:
-        return hash(self.get_secret_value())
-
-
-class EmailBackend(BaseEmailBackend):
+class EmailBackend(AsyncMethods, BaseEmailBackend):
     """Send messages through an SMTP server.
 
     ``port`` defaults to 465 with ``use_ssl`` (implicit TLS), 587 with ``use_tls``
@@ -75,9 +42,9 @@ class EmailBackend(BaseEmailBackend):
     with :meth:`open` (or ``with backend:``) serves every call until :meth:`close`. One
     instance may be shared by threads: open, send and close are serialized by a lock.
 
-    The deprecated ``fail_silently=True`` keeps the historical behaviour: an
-    ``smtplib.SMTPException`` or ``OSError`` stops the call, which returns the number of
-    messages accepted so far instead of raising.
+    The deprecated ``fail_silently=True`` keeps the historical behaviour (see
+    docs/backends.md): an ``smtplib.SMTPException`` or ``OSError`` stops the call, which
+    returns the number of messages accepted so far instead of raising.
 
     Raises :class:`~mailproviders.exceptions.InvalidEmailProvider` (option ``use_ssl``)
     when ``use_tls`` and ``use_ssl`` are both true, or (option ``ssl_keyfile``) when a key
@@ -90,10 +57,6 @@ class EmailBackend(BaseEmailBackend):
     (:attr:`async_connection`) is separate from the sync one and guarded by an
     ``asyncio.Lock``.
     """
-
-    #: The open native async connection, or ``None`` (see :meth:`aopen`).
-    async_connection: aiosmtplib.SMTP | None = None
-    _async_lock_for: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     def __init__(
         self,
@@ -112,17 +75,8 @@ class EmailBackend(BaseEmailBackend):
         fail_silently: bool | NotGiven = NOT_GIVEN,
     ) -> None:
         super().__init__(alias=alias, fail_silently=fail_silently)
-        if use_tls and use_ssl:
-            raise InvalidEmailProvider(
-                "use_tls (STARTTLS) and use_ssl (implicit TLS) are mutually exclusive; "
-                "set only one of them",
-                alias=alias,
-                option="use_ssl",
-            )
-        if ssl_keyfile is not None and ssl_certfile is None:
-            raise InvalidEmailProvider(
-                "ssl_keyfile requires ssl_certfile", alias=alias, option="ssl_keyfile"
-            )
+        for option, problem in smtp_problems(use_tls, use_ssl, ssl_certfile, ssl_keyfile)[:1]:
+            raise InvalidEmailProvider(problem, alias=alias, option=option)
         self.host = host
         self.port = port if port is not None else 465 if use_ssl else 587 if use_tls else 25
         self.username = username
@@ -169,25 +123,22 @@ class EmailBackend(BaseEmailBackend):
         try:
             self.connection = self._connect()
         except BaseException as exc:
-            self._connect_failed(exc)
+            session.connect_failed(self, exc)
             raise
         return True
-
-    def _where(self) -> str:
-        return f"{self.host}:{self.port} (provider {self.alias!r})"
 
     def _connect(self) -> smtplib.SMTP:
         if self.use_ssl:
             connection: smtplib.SMTP = smtplib.SMTP_SSL(
                 self.host,
                 self.port,
-                local_hostname=_local_hostname(),
+                local_hostname=session.local_hostname(),
                 timeout=self.timeout,
                 context=self.ssl_context,
             )
         else:
             connection = smtplib.SMTP(
-                self.host, self.port, local_hostname=_local_hostname(), timeout=self.timeout
+                self.host, self.port, local_hostname=session.local_hostname(), timeout=self.timeout
             )
         try:
             if self.use_tls:
@@ -202,7 +153,7 @@ class EmailBackend(BaseEmailBackend):
     def _starttls(self, connection: smtplib.SMTP) -> None:
         connection.ehlo_or_helo_if_needed()
         if not connection.has_extn("starttls"):
-            raise self._starttls_missing()
+            raise session.starttls_missing(self)
         connection.starttls(context=self.ssl_context)
         connection.ehlo()
 
@@ -232,16 +183,14 @@ class EmailBackend(BaseEmailBackend):
                 for message in messages:
                     if not message.recipients():
                         continue
-                    prepared = _prepare(message)
+                    prepared = session.prepare(message)
                     if self.connection is None:
                         opened_here = self._open()
                     self._deliver(message, prepared)
                     sent.append(message)
             except BaseException as exc:
-                silenced = self._send_failed(exc, sent)
+                session.send_failed(self, exc, sent)
                 self._drop_if_broken(exc)
-                if silenced:
-                    return len(sent)
                 raise
             finally:
                 if opened_here:
@@ -259,14 +208,14 @@ class EmailBackend(BaseEmailBackend):
         if getattr(connection, "sock", None) is None or (isinstance(exc, OSError) and not refusal):
             self.close()
 
-    def _deliver(self, message: EmailMessage, prepared: _Prepared) -> None:
+    def _deliver(self, message: EmailMessage, prepared: Prepared) -> None:
         connection = self.connection
         assert connection is not None
         options: list[str] = []
         if prepared.needs_smtputf8:
             connection.ehlo_or_helo_if_needed()
             if not connection.has_extn("smtputf8"):
-                raise self._smtputf8_missing(prepared)
+                raise session.smtputf8_missing(self, prepared)
             options.append("SMTPUTF8")
         message.refused_recipients = {}
         try:
@@ -279,112 +228,14 @@ class EmailBackend(BaseEmailBackend):
                 options=options,
             )
         except smtplib.SMTPRecipientsRefused as exc:
-            message.refused_recipients = _as_written(exc.recipients, prepared.written)
+            message.refused_recipients = session.as_written(exc.recipients, prepared.written)
             raise
         if refused:
-            self._record_refused(message, refused, prepared)
-
-    # Shared by the sync and async paths.
-
-    def _starttls_missing(self) -> smtplib.SMTPNotSupportedError:
-        return smtplib.SMTPNotSupportedError(
-            f"the SMTP server {self.host}:{self.port} does not offer STARTTLS, which "
-            "use_tls requires; nothing was sent in plain text (use use_ssl for "
-            "implicit TLS, or talk to a server that offers STARTTLS)"
-        )
-
-    def _smtputf8_missing(self, prepared: _Prepared) -> ValueError:
-        address = next(a for a in [prepared.sender, *prepared.recipients] if not a.isascii())
-        return ValueError(
-            f"address {address!r} has a non-ASCII local part and the SMTP server "
-            f"{self.host}:{self.port} does not support SMTPUTF8"
-        )
-
-    def _record_refused(
-        self, message: EmailMessage, refused: dict[str, tuple[int, bytes]], prepared: _Prepared
-    ) -> None:
-        """Record the recipients refused by a server that accepted the message; log them."""
-        message.refused_recipients = _as_written(refused, prepared.written)
-        logger.warning(
-            "%s: the SMTP server %s:%s accepted the message but refused %d recipient(s): %s",
-            self.alias or "smtp",
-            self.host,
-            self.port,
-            len(message.refused_recipients),
-            "; ".join(
-                f"{address} ({code} {reply})"
-                for address, (code, reply) in message.refused_recipients.items()
-            ),
-        )
-
-    def _connect_failed(self, exc: BaseException) -> None:
-        _add_note(exc, f"raised while connecting to the SMTP server {self._where()}")
-
-    def _send_failed(self, exc: BaseException, sent: list[EmailMessage]) -> bool:
-        """Attach ``sent`` (and a timeout note) to ``exc``; return whether the legacy
-        ``fail_silently`` swallows it."""
-        record_sent(exc, sent)
-        if _timed_out(exc):
-            _add_note(
-                exc,
-                f"no reply from the SMTP server {self._where()} within timeout={self.timeout:g} s",
-            )
-        return self._legacy_fail_silently and isinstance(exc, OSError)
-
-    # The async pair: native with aiosmtplib, else the base class's worker thread.
-
-    async def aopen(self) -> None:
-        """Async :meth:`open` (same exceptions); a no-op when already open."""
-        if not _native_async():
-            await super().aopen()
-            return
-        from mailproviders.backends import _smtp_async
-
-        async with self._async_lock():
-            await _smtp_async.open_connection(self)
-
-    async def aclose(self) -> None:
-        """Async :meth:`close`: QUIT and close the async connection, and a sync one opened
-        by :meth:`open` too; errors are ignored."""
-        if not _native_async():
-            await super().aclose()
-            return
-        from mailproviders.backends import _smtp_async
-
-        async with self._async_lock():
-            await _smtp_async.close(self)
-        if self.connection is not None:
-            import asyncio  # not at module level: sync-only processes never import it
-
-            await asyncio.to_thread(self.close)
-
-    async def asend_messages(self, messages: Iterable[EmailMessage]) -> int:
-        """Async :meth:`send_messages`: same result, ``refused_recipients`` and exceptions.
-
-        Cancelling the task mid-send hangs up the connection at once (no half-open
-        connection is left); the backend connects afresh on its next use.
-        """
-        if not _native_async():
-            return await super().asend_messages(messages)
-        from mailproviders.backends import _smtp_async
-
-        async with self._async_lock():
-            return await _smtp_async.send(self, messages)
-
-    def _async_lock(self) -> asyncio.Lock:
-        # An asyncio.Lock belongs to one event loop: a backend used again under a new
-        # loop (another asyncio.run) gets a new lock, and its old connection is dropped.
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        if self._async_lock_for is None or self._async_lock_for[0] is not loop:
-            self._async_lock_for = (loop, asyncio.Lock())
-            self.async_connection = None
-        return self._async_lock_for[1]
+            session.record_refused(self, message, refused, prepared)
 
     def __repr__(self) -> str:
         tls = "implicit TLS" if self.use_ssl else "STARTTLS" if self.use_tls else "none"
-        password = ", password='**********'" if self.password else ""
+        password = f", password={MASKED_REPR}" if self.password else ""
         return (
             f"<{type(self).__module__}.{type(self).__qualname__} alias={self.alias!r}, "
             f"host={self.host!r}, port={self.port}, username={self.username!r}{password}, "
@@ -392,57 +243,13 @@ class EmailBackend(BaseEmailBackend):
         )
 
 
-def _native_async() -> bool:
-    """Whether aiosmtplib is installed (checked on each call: tests block it on purpose)."""
-    try:
-        import aiosmtplib  # noqa: F401
-    except ImportError:
-        return False
-    return True
+# The public import path (the class is defined in this submodule): reprs, the registry
+# and pickling name it mailproviders.backends.smtp.EmailBackend.
+EmailBackend.__module__ = "mailproviders.backends.smtp"
 
 
 def _reveal(secret: str | SecretStr) -> str:
     return secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-
-
-def _prepare(message: EmailMessage) -> _Prepared:
-    """Validate addresses and serialize ``message``; raises ``ValueError`` when invalid."""
-    envelope = message.envelope()
-    written: dict[str, list[str]] = {}
-    for as_written, smtp_address in envelope.recipients:
-        written.setdefault(smtp_address, []).append(as_written)
-    recipients = list(written)
-    return _Prepared(
-        sender=envelope.sender,
-        recipients=recipients,
-        written=written,
-        data=message.as_bytes(linesep="\r\n"),
-        needs_smtputf8=not all(a.isascii() for a in [envelope.sender, *recipients]),
-    )
-
-
-def _as_written(
-    refused: dict[str, tuple[int, bytes]], written: dict[str, list[str]]
-) -> dict[str, tuple[int, str]]:
-    result: dict[str, tuple[int, str]] = {}
-    for smtp_address, (code, reply) in refused.items():
-        for address in written.get(smtp_address, [smtp_address]):
-            result[address] = (code, reply.decode("utf-8", "replace"))
-    return result
-
-
-def _timed_out(exc: BaseException) -> bool:
-    # smtplib turns a read timeout into SMTPServerDisconnected("... timed out"), chained.
-    return isinstance(exc, TimeoutError) or (
-        isinstance(exc, smtplib.SMTPServerDisconnected)
-        and isinstance(exc.__context__, TimeoutError)
-    )
-
-
-def _add_note(exc: BaseException, note: str) -> None:
-    # Not prefixed "mailproviders:": record_sent() replaces the notes that start so.
-    if note not in getattr(exc, "__notes__", ()):
-        exc.add_note(note)
 
 
 def _close_quietly(connection: smtplib.SMTP) -> None:

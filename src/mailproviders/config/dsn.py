@@ -7,51 +7,22 @@ parameters become OPTIONS as strings, typed later by the backend's options model
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from mailproviders.config.values import SCHEME_RE, mask_dsn
 from mailproviders.exceptions import ConfigProblem, InvalidEmailProvider
+from mailproviders.registry import BUILTINS, builtin
 
-__all__ = ["DSN_SCHEMES", "looks_like_dsn", "mask_dsn", "parse_dsn"]
+__all__ = ["DSN_SCHEMES", "parse_dsn"]
 
-_SMTP: Final = "mailproviders.backends.smtp.EmailBackend"
-
-#: scheme → (BACKEND dotted path, fixed OPTIONS implied by the scheme)
-DSN_SCHEMES: Final[dict[str, tuple[str, dict[str, Any]]]] = {
-    "smtp": (_SMTP, {}),
-    "smtp+starttls": (_SMTP, {"use_tls": True}),
-    "smtps": (_SMTP, {"use_ssl": True}),
-    "console": ("mailproviders.backends.console.EmailBackend", {}),
-    "file": ("mailproviders.backends.filebased.EmailBackend", {}),
-    "locmem": ("mailproviders.backends.locmem.EmailBackend", {}),
-    "dummy": ("mailproviders.backends.dummy.EmailBackend", {}),
-    "failover": ("mailproviders.backends.failover.EmailBackend", {}),
-    "roundrobin": ("mailproviders.backends.roundrobin.EmailBackend", {}),
-}
-_COMPOSITE_SCHEMES: Final = frozenset({"failover", "roundrobin"})
-
-_SCHEME_RE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_QUERY_SECRET_RE: Final = re.compile(r"(?i)(password=)[^&#]*")
+#: scheme → (BACKEND dotted path, fixed OPTIONS implied by the scheme), from the registry
+DSN_SCHEMES: Final[Mapping[str, tuple[str, Mapping[str, Any]]]] = MappingProxyType(
+    {scheme: (row.path, implied) for row in BUILTINS for scheme, implied in row.schemes.items()}
+)
 _STARTTLS_PORT: Final = 587
-
-
-def looks_like_dsn(value: str) -> bool:
-    """Whether ``value`` has the ``scheme://`` shape of a DSN (known scheme or not)."""
-    return _SCHEME_RE.match(value.strip()) is not None
-
-
-def mask_dsn(dsn: str) -> str:
-    """Return ``dsn`` with its password (userinfo and ``password=`` query) replaced by ``***``.
-
-    Works on malformed input too, erring on the side of masking too much.
-    """
-    match = _SCHEME_RE.match(dsn)
-    head, rest = (dsn[: match.end()], dsn[match.end() :]) if match else ("", dsn)
-    userinfo, at, hostpart = rest.rpartition("@")
-    if at and ":" in userinfo:
-        rest = userinfo.split(":", 1)[0] + ":***@" + hostpart
-    return head + _QUERY_SECRET_RE.sub(r"\1***", rest)
 
 
 def _problem(
@@ -161,7 +132,7 @@ def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
     malformed DSN; its message shows the DSN with the password masked.
     """
     text = dsn.strip()
-    match = _SCHEME_RE.match(text)
+    match = SCHEME_RE.match(text)
     if match is None:
         # Not echoed: a string that is not a DSN could be anything, a secret included.
         message = "expected a DSN (scheme://…, e.g. smtp://host:25) or a mapping; got a string"
@@ -182,12 +153,13 @@ def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
         ) from None
     _check_userinfo(parts, scheme, alias=alias, dsn=text)
     backend, implied = DSN_SCHEMES[scheme]
+    form = builtin(backend).dsn_form  # type: ignore[union-attr]
     options: dict[str, Any] = dict(implied)
-    if backend == _SMTP:
+    if form == "server":
         options.update(_smtp_options(parts, scheme, alias=alias, dsn=text))
-    elif scheme == "file":
+    elif form == "directory":
         options["file_path"] = _file_path(parts, alias=alias, dsn=text)
-    elif scheme in _COMPOSITE_SCHEMES:
+    elif form == "aliases":
         options["using"] = _aliases(parts, scheme, alias=alias, dsn=text)
     elif parts.netloc or parts.path.strip("/"):
         raise _problem(alias, text, f"{scheme}:// takes no host or path, only ?options")

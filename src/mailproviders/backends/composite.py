@@ -1,9 +1,9 @@
 """What the failover and round-robin backends share: members, outcome, error triage.
 
-A composite backend sends through other providers (``using``), taken from
-:data:`mailproviders.providers` at send time. A message moves on to another provider
-only when it was certainly not accepted; one that may have been delivered is reported
-as ``possibly_sent_messages`` and never resent.
+A composite backend sends through other providers (``using``), looked up at send
+time in the ``providers`` it was built with (the handler passes itself). A message
+moves on to another provider only when it was certainly not accepted; one that may
+have been delivered is reported as ``possibly_sent_messages`` and never resent.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import threading
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend, NotGiven
 from mailproviders.exceptions import (
@@ -28,7 +28,7 @@ from mailproviders.exceptions import (
 if TYPE_CHECKING:
     from mailproviders.message import EmailMessage
 
-__all__ = ["CompositeBackend", "Members", "Outcome", "is_transient"]
+__all__ = ["CompositeBackend", "Members", "Outcome", "ProviderLookup", "is_transient"]
 
 logger = logging.getLogger("mailproviders")
 
@@ -49,6 +49,18 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
+class ProviderLookup(Protocol):
+    """What a composite backend needs of the handler (``mailproviders.providers``)."""
+
+    def __getitem__(self, alias: str, /) -> BaseEmailBackend:
+        """A backend of provider ``alias``."""
+        ...
+
+    def next_position(self, alias: str | None, /) -> int:
+        """The next value of a counter shared by every user of ``alias``."""
+        ...
+
+
 class Members:
     """Backends of the member providers, each built and opened on first use.
 
@@ -56,18 +68,17 @@ class Members:
     Thread-safe.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, providers: ProviderLookup) -> None:
+        self._providers = providers
         self._backends: dict[str, BaseEmailBackend] = {}
         self._lock = threading.Lock()
 
     def get(self, alias: str) -> BaseEmailBackend:
         """The open backend of ``alias``; raises what building or opening it raises."""
-        from mailproviders.handler import providers
-
         with self._lock:
             backend = self._backends.get(alias)
             if backend is None:
-                backend = providers[alias]
+                backend = self._providers[alias]
                 try:
                     backend.open()
                 except BaseException:
@@ -145,18 +156,23 @@ class Outcome:
 class CompositeBackend(BaseEmailBackend):
     """Base of the backends that send through other providers, named in ``using``.
 
-    Members are built from :data:`mailproviders.providers` at send time. Without
-    :meth:`open`, each call opens the members it needs and closes them at its end; after
-    :meth:`open`, they stay open until :meth:`close`. Raises
+    Members are looked up in ``providers`` (the handler that builds the backend passes
+    itself; ``uses_providers`` tells it to) at send time. Without :meth:`open`, each call
+    opens the members it needs and closes them at its end; after :meth:`open`, they stay
+    open until :meth:`close`. Raises
     :class:`~mailproviders.exceptions.InvalidEmailProvider` (option ``using``) when
-    ``using`` is not a non-empty list of aliases.
+    ``using`` is not a non-empty list of aliases, or when no ``providers`` is given.
     """
+
+    #: The handler passes itself as ``providers`` when it builds such a backend.
+    uses_providers: ClassVar[bool] = True
 
     def __init__(
         self,
         *,
         alias: str | None = None,
         using: Sequence[str],
+        providers: ProviderLookup | None = None,
         fail_silently: bool | NotGiven = NOT_GIVEN,
     ) -> None:
         super().__init__(alias=alias, fail_silently=fail_silently)
@@ -166,7 +182,15 @@ class CompositeBackend(BaseEmailBackend):
                 alias=alias,
                 option="using",
             )
+        if providers is None:
+            raise InvalidEmailProvider(
+                f"{type(self).__qualname__} sends through other providers and needs them: "
+                "configure it in EMAIL_PROVIDERS and use mailproviders.providers[alias]",
+                alias=alias,
+                option="using",
+            )
         self.using = list(using)
+        self.providers = providers
         self._opened: Members | None = None
         self._lock = threading.Lock()
 
@@ -175,7 +199,7 @@ class CompositeBackend(BaseEmailBackend):
         yet (a member is opened when first needed)."""
         with self._lock:
             if self._opened is None:
-                self._opened = Members()
+                self._opened = Members(self.providers)
 
     def close(self) -> None:
         """Close the members opened since :meth:`open`; raises the first close error."""
@@ -190,7 +214,7 @@ class CompositeBackend(BaseEmailBackend):
         if opened is not None:
             yield opened
             return
-        members = Members()
+        members = Members(self.providers)
         try:
             yield members
         finally:
@@ -214,8 +238,6 @@ class CompositeBackend(BaseEmailBackend):
                 raise outcome.ambiguous
         except Exception as exc:
             outcome.stamp(exc)
-            if self._legacy_fail_silently:
-                return outcome.count
             raise
         return outcome.count
 

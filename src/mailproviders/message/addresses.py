@@ -12,7 +12,7 @@ from email import _header_value_parser as _parser
 from email import errors
 from typing import NamedTuple
 
-__all__ = ["Mailbox", "idna_domain", "parse_address_list", "parse_mailbox"]
+__all__ = ["Envelope", "Mailbox", "idna_domain", "parse_address_list", "parse_mailbox"]
 
 # RFC 5321 limits a path to 256 octets, so an addr-spec to 254.
 MAX_ADDR_SPEC_LENGTH = 254
@@ -198,3 +198,14 @@ def parse_address_list(value: str, header: str) -> list[Mailbox]:
             raise _invalid(value, header, "address groups are not supported")
         mailboxes.append(_from_token(mailbox, str(address).strip(), header))
     return mailboxes
+
+
+class Envelope(NamedTuple):
+    """The SMTP envelope of a message.
+
+    ``sender`` is the addr-spec of the resolved ``from_email``; ``recipients`` pairs
+    each recipient as the caller wrote it with its addr-spec (domain IDNA-encoded).
+    """
+
+    sender: str
+    recipients: list[tuple[str, str]]

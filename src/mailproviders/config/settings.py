@@ -13,11 +13,10 @@ secret in the message.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
@@ -28,44 +27,21 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from mailproviders._dsn import parse_dsn
-from mailproviders._options import BUILTIN_BACKENDS, COMPOSITE_BACKENDS, import_backend
-from mailproviders._provider import ProviderConfig, ProviderDefaults, provider_from
-from mailproviders._sources import DotEnvSource, EnvSource
-from mailproviders._validate import composite_problems, problems_from_error
+from mailproviders import _hooks
+from mailproviders.config.provider import ProviderConfig, provider_from
+from mailproviders.config.sources import DotEnvSource, EnvSource
+from mailproviders.config.validate import composite_problems, problems_from_error
+from mailproviders.config.values import decode_list
 from mailproviders.exceptions import (
     ConfigProblem,
     ImproperlyConfigured,
     InvalidEmailProvider,
 )
+from mailproviders.registry import builtin
 
-__all__ = [
-    "BUILTIN_BACKENDS",
-    "MailSettings",
-    "ProviderConfig",
-    "ProviderDefaults",
-    "get_settings",
-    "import_backend",
-    "json_schema",
-    "load_settings",
-    "parse_dsn",
-    "set_settings",
-    "validate_providers",
-]
+__all__ = ["MailSettings", "derive", "load_settings", "validate_providers"]
 
 _PROBLEMS = "mailproviders_problems"
-
-
-def _address_list(value: Any) -> Any:
-    # From the environment: a JSON list, or addresses separated by commas.
-    if isinstance(value, str):
-        if value.lstrip().startswith("["):
-            try:
-                return json.loads(value)
-            except ValueError:
-                raise ValueError("expected a JSON list of addresses") from None
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
 
 
 AddressList = Annotated[list[str], NoDecode]
@@ -116,6 +92,9 @@ class MailSettings(BaseSettings):
     EMAIL_SSL_KEYFILE: str | None = Field(None, description="Legacy: use EMAIL_PROVIDERS.")
     EMAIL_FILE_PATH: str | None = Field(None, description="Legacy: use EMAIL_PROVIDERS.")
 
+    #: The settings these were derived from by :func:`derive` (``None``: loaded as given).
+    _origin: MailSettings | None = PrivateAttr(None)
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -141,7 +120,7 @@ class MailSettings(BaseSettings):
     @field_validator("ADMINS", "MANAGERS", mode="before")
     @classmethod
     def _split_addresses(cls, value: Any) -> Any:
-        return _address_list(value)
+        return decode_list(value, what="addresses")
 
     @field_validator("EMAIL_PROVIDERS", mode="before")
     @classmethod
@@ -184,7 +163,9 @@ def validate_providers(mapping: Mapping[str, Any]) -> dict[str, ProviderConfig]:
     graph = {
         alias: config.OPTIONS["using"]
         for alias, config in providers.items()
-        if config.BACKEND in COMPOSITE_BACKENDS and "using" in config.OPTIONS
+        if (row := builtin(config.BACKEND)) is not None
+        and row.composite
+        and "using" in config.OPTIONS
     }
     problems += composite_problems(graph, [str(alias) for alias in mapping])
     if problems:
@@ -206,11 +187,13 @@ def _config_error(exc: ValidationError) -> ImproperlyConfigured:
     return ImproperlyConfigured(errors=problems)
 
 
-def _after_load(settings: MailSettings) -> MailSettings:
-    """Synthesise the ``"default"`` provider from legacy ``EMAIL_*`` settings (SPEC §7)."""
-    from mailproviders.deprecation import apply_legacy_settings
-
-    return apply_legacy_settings(settings)
+def derive(settings: MailSettings, **update: Any) -> MailSettings:
+    """A copy of ``settings`` with ``update`` applied that remembers ``settings``: loading
+    it again (:func:`load_settings`) starts from the original values, so a transform
+    applied on load (:data:`mailproviders._hooks.compat`) never sees its own output."""
+    derived = settings.model_copy(update=update)
+    derived._origin = settings._origin or settings
+    return derived
 
 
 def load_settings(source: MailSettings | None = None, /, **overrides: Any) -> MailSettings:
@@ -219,7 +202,8 @@ def load_settings(source: MailSettings | None = None, /, **overrides: Any) -> Ma
     Each setting in ``overrides`` (or, when ``source`` is given, every setting of
     ``source``) replaces that whole setting; the others come from the environment, ``.env``
     and defaults. ``EMAIL_PROVIDERS`` values may be mappings, DSN strings or
-    :class:`ProviderConfig` instances.
+    :class:`ProviderConfig` instances. Providers implied by older settings (``EMAIL_HOST``…)
+    are added by the compatibility layer.
 
     Raises :class:`ImproperlyConfigured` (an :class:`InvalidEmailProvider` when every
     problem lies inside ``EMAIL_PROVIDERS``) listing every problem as ``.errors``; raises
@@ -230,44 +214,7 @@ def load_settings(source: MailSettings | None = None, /, **overrides: Any) -> Ma
         raise TypeError(f"unknown setting(s): {', '.join(unknown)}")
     values: dict[str, Any] = {}
     if source is not None:
+        source = source._origin or source
         values = {name: getattr(source, name) for name in MailSettings.model_fields}
     values.update(overrides)
-    return _after_load(MailSettings(**values))
-
-
-_lock = threading.Lock()
-_current: MailSettings | None = None
-
-
-def get_settings() -> MailSettings:
-    """The settings in effect, loaded once on first use (thread-safe).
-
-    Raises :class:`ImproperlyConfigured` when the configuration is invalid (and tries
-    again on the next call).
-    """
-    current = _current
-    if current is None:
-        with _lock:
-            if _current is None:
-                _install(load_settings())
-            current = _current
-    assert current is not None
-    return current
-
-
-def _install(settings: MailSettings | None) -> None:
-    global _current
-    _current = settings
-
-
-def set_settings(settings: MailSettings | None) -> None:
-    """Replace the settings in effect (``None``: re-read the sources on next use)."""
-    with _lock:
-        _install(settings)
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the whole configuration (as in ``schemas/``)."""
-    from mailproviders._schema import settings_schema
-
-    return settings_schema()
+    return _hooks.compat.settings_loaded(MailSettings(**values))

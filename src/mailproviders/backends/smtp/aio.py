@@ -1,7 +1,7 @@
 """Native async SMTP for :class:`mailproviders.backends.smtp.EmailBackend`, with aiosmtplib.
 
 Imported only when aiosmtplib is installed (the ``mailproviders[async]`` extra). The
-functions here mirror the sync methods of the backend and share their preparation code;
+functions here mirror the sync methods of the backend and share :mod:`.session` with them;
 aiosmtplib's exceptions are turned into the ones the sync path raises (``smtplib``
 exceptions, ``OSError``, ``TimeoutError``), so callers handle one set of errors.
 """
@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Final, NoReturn
 
 import aiosmtplib
 
-from mailproviders.backends.smtp import _as_written, _local_hostname, _prepare, _Prepared
+from mailproviders.backends.smtp import session
+from mailproviders.backends.smtp.session import Prepared
 from mailproviders.exceptions import record_possibly_sent
 
 if TYPE_CHECKING:
-    from mailproviders.backends.smtp import EmailBackend
+    from mailproviders.backends.smtp.backend import EmailBackend
     from mailproviders.message import EmailMessage
 
 __all__ = ["close", "open_connection", "send"]
@@ -36,7 +37,7 @@ async def open_connection(backend: EmailBackend) -> bool:
         backend.async_connection = await _connect(backend)
     except BaseException as exc:
         error = _translated(exc)
-        backend._connect_failed(error)
+        session.connect_failed(backend, error)
         _reraise(error, exc)
     return True
 
@@ -45,7 +46,7 @@ async def _connect(backend: EmailBackend) -> aiosmtplib.SMTP:
     connection = aiosmtplib.SMTP(
         hostname=backend.host,
         port=backend.port,
-        local_hostname=await asyncio.to_thread(_local_hostname),
+        local_hostname=await asyncio.to_thread(session.local_hostname),
         timeout=backend.timeout,
         use_tls=backend.use_ssl,
         start_tls=False,  # STARTTLS is negotiated below, never silently skipped
@@ -56,7 +57,7 @@ async def _connect(backend: EmailBackend) -> aiosmtplib.SMTP:
         if backend.use_tls:
             await connection.ehlo()
             if not connection.supports_extension("starttls"):
-                raise backend._starttls_missing()
+                raise session.starttls_missing(backend)
             await connection.starttls()
             await connection.ehlo()
         if backend.username and backend.password:
@@ -90,7 +91,7 @@ async def send(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
         for message in messages:
             if not message.recipients():
                 continue
-            prepared = _prepare(message)
+            prepared = session.prepare(message)
             if backend.async_connection is None:
                 opened_here = await open_connection(backend)
             await _deliver(backend, message, prepared)
@@ -98,8 +99,7 @@ async def send(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
     except BaseException as exc:
         error = _translated(exc)
         _drop_if_broken(backend, error)
-        if backend._send_failed(error, sent):
-            return len(sent)
+        session.send_failed(backend, error, sent)
         _reraise(error, exc)
     finally:
         if opened_here:
@@ -107,25 +107,25 @@ async def send(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
     return len(sent)
 
 
-async def _deliver(backend: EmailBackend, message: EmailMessage, prepared: _Prepared) -> None:
+async def _deliver(backend: EmailBackend, message: EmailMessage, prepared: Prepared) -> None:
     connection = backend.async_connection
     assert connection is not None
     if connection.is_ehlo_or_helo_needed:
         await connection.ehlo()
     if prepared.needs_smtputf8 and not connection.supports_extension("smtputf8"):
-        raise backend._smtputf8_missing(prepared)
+        raise session.smtputf8_missing(backend, prepared)
     message.refused_recipients = {}
     try:
         refused = await _transaction(connection, message, prepared)
     except smtplib.SMTPRecipientsRefused as exc:
-        message.refused_recipients = _as_written(exc.recipients, prepared.written)
+        message.refused_recipients = session.as_written(exc.recipients, prepared.written)
         raise
     if refused:
-        backend._record_refused(message, refused, prepared)
+        session.record_refused(backend, message, refused, prepared)
 
 
 async def _transaction(
-    connection: aiosmtplib.SMTP, message: EmailMessage, prepared: _Prepared
+    connection: aiosmtplib.SMTP, message: EmailMessage, prepared: Prepared
 ) -> dict[str, tuple[int, bytes]]:
     """MAIL, RCPT, DATA, like the sync path; returns the refused recipients.
 

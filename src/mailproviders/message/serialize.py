@@ -7,9 +7,8 @@ as text or bytes, UTF-8 -- :func:`plan` lays out the very structure those calls
 would make (same headers in the same order, same transfer encodings, bodies encoded
 by the standard library's own text encoder), with raw header strings. From it,
 :func:`render` writes exactly the bytes the standard library's generator writes for
-that structure, and :func:`to_stdlib` makes the equivalent standard-library object.
-:class:`SerializedMessage` is that object: it keeps the tree and returns the rendered
-bytes from ``as_bytes()`` while it is unmodified. Anything else makes :func:`plan`
+that structure (:mod:`mailproviders.message.stdlib` makes the equivalent
+standard-library object from it). Anything else makes :func:`plan`
 return ``None`` and the caller uses the standard library.
 """
 
@@ -25,7 +24,7 @@ from collections.abc import Callable, Sequence
 from email.policy import EmailPolicy, Policy
 from typing import Any, NamedTuple
 
-__all__ = ["Node", "SerializedMessage", "plan", "render", "to_stdlib"]
+__all__ = ["Node", "fits", "nodes", "plan", "render", "supports"]
 
 Headers = list[tuple[str, str]]
 _MAX_LINE = 78
@@ -57,7 +56,7 @@ def supports(policy: Policy) -> bool:
     )
 
 
-def _fits(name: str, value: str) -> bool:
+def fits(name: str, value: str) -> bool:
     lines = value.split("\n")
     if len(lines[0]) + len(name) + 2 > _MAX_LINE:
         return False
@@ -103,9 +102,9 @@ def _disposition(filename: str | None) -> Headers | None:
     if not _FILENAME.match(filename):
         return None  # the standard library would use RFC 2231; leave it to it
     value = f'attachment; filename="{filename}"'
-    if not _fits("Content-Disposition", value):
+    if not fits("Content-Disposition", value):
         value = f'attachment;\n filename="{filename}"'
-        if not _fits("Content-Disposition", value):
+        if not fits("Content-Disposition", value):
             return None
     return [("Content-Disposition", value), ("MIME-Version", "1.0")]
 
@@ -158,18 +157,18 @@ def _boundary(leaves: Sequence[Node]) -> str:
 
 
 def _multipart(subtype: str, parts: list[Node]) -> Node:
-    boundary = _boundary([n for p in parts for n in _nodes(p) if isinstance(n.payload, str)])
+    boundary = _boundary([n for p in parts for n in nodes(p) if isinstance(n.payload, str)])
     value = f'multipart/{subtype}; boundary="{boundary}"'
-    if not _fits("Content-Type", value):
+    if not fits("Content-Type", value):
         value = f'multipart/{subtype};\n boundary="{boundary}"'
     return Node([("Content-Type", value)], parts)
 
 
-def _nodes(node: Node) -> list[Node]:
+def nodes(node: Node) -> list[Node]:
     """``node`` and all its descendants."""
     if isinstance(node.payload, str):
         return [node]
-    return [node, *(n for part in node.payload for n in _nodes(part))]
+    return [node, *(n for part in node.payload for n in nodes(part))]
 
 
 def _content(message: Any, policy: Policy) -> Node | None:
@@ -249,83 +248,3 @@ def render(node: Node, linesep: str) -> bytes:
     out: list[str] = []
     _render_into(out, node, linesep)
     return "".join(out).encode("ascii", "surrogateescape")
-
-
-def _fill(part: email.message.Message, node: Node, policy: Policy) -> None:
-    for name, value in node.headers:
-        part.set_raw(name, value)
-    if isinstance(node.payload, str):
-        part.set_payload(node.payload)
-        return
-    for child in node.payload:
-        sub = email.message.EmailMessage(policy=policy)
-        _fill(sub, child, policy)
-        part.attach(sub)
-
-
-def to_stdlib(node: Node, policy: Policy) -> SerializedMessage:
-    """The standard-library message with the structure of ``node``."""
-    msg = SerializedMessage(policy=policy)
-    _fill(msg, node, policy)
-    msg.remember(node)
-    return msg
-
-
-def _snapshot(msg: email.message.Message) -> list[tuple[Any, ...]]:
-    state = vars(msg)
-    payload = state.get("_payload")
-    parts = payload if isinstance(payload, list) else []
-    own = (msg, tuple(state.get("_headers", ())), payload, list(parts), msg.preamble,
-           msg.epilogue, state.get("_charset"), msg.policy)  # fmt: skip
-    return [own, *(item for part in parts for item in _snapshot(part))]
-
-
-class SerializedMessage(email.message.EmailMessage):
-    """A standard :class:`email.message.EmailMessage` built by the fast path.
-
-    Until the message (or any part) is modified, ``as_bytes()``/``bytes()`` with no
-    arguments return the bytes the fast path rendered -- the same bytes the standard
-    generator writes for it -- and ``as_string()`` their text when they are ASCII.
-    Any change, ``unixfrom=True`` or another policy uses the standard generator.
-    """
-
-    _fast: tuple[Node, list[tuple[Any, ...]]] | None = None
-    _fast_bytes: bytes | None = None
-
-    def remember(self, node: Node) -> None:
-        """Record ``node`` as this message's structure (when no header would be refolded)."""
-        policy = self.policy
-        refold = getattr(policy, "refold_source", "long")
-        if refold == "all" or (
-            refold == "long" and not all(_fits(n, v) for p in _nodes(node) for n, v in p.headers)
-        ):
-            return
-        self._fast = (node, _snapshot(self))
-        self._fast_bytes = None
-
-    def _unchanged_bytes(self) -> bytes | None:
-        fast = self._fast
-        if fast is None or _snapshot(self) != fast[1]:
-            return None
-        if self._fast_bytes is None:
-            self._fast_bytes = render(fast[0], self.policy.linesep)
-        return self._fast_bytes
-
-    def as_bytes(self, unixfrom: bool = False, policy: Policy | None = None) -> bytes:
-        """As :meth:`email.message.EmailMessage.as_bytes`, from the kept bytes when unchanged."""
-        if not unixfrom and (policy is None or policy is self.policy):
-            data = self._unchanged_bytes()
-            if data is not None:
-                return data
-        return super().as_bytes(unixfrom, policy)
-
-    def as_string(
-        self, unixfrom: bool = False, maxheaderlen: int | None = None, policy: Policy | None = None
-    ) -> str:
-        """As :meth:`email.message.EmailMessage.as_string`, from the kept bytes when unchanged
-        and ASCII."""
-        if not unixfrom and maxheaderlen is None and (policy is None or policy is self.policy):
-            data = self._unchanged_bytes()
-            if data is not None and data.isascii():
-                return data.decode("ascii")
-        return super().as_string(unixfrom, maxheaderlen, policy)

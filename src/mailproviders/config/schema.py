@@ -11,33 +11,28 @@ from typing import Any, Final
 
 from pydantic.json_schema import models_json_schema
 
-from mailproviders._dsn import DSN_SCHEMES
-from mailproviders._options import BUILTIN_BACKENDS, OPTIONS_MODELS, BuiltinOptions
-from mailproviders._provider import ProviderDefaults
+from mailproviders.config.dsn import DSN_SCHEMES
+from mailproviders.config.provider import ProviderDefaults
+from mailproviders.config.settings import MailSettings
+from mailproviders.registry import BUILTIN_BACKENDS, BUILTINS, BuiltinBackend
 
 __all__ = ["SCHEMA_ID", "render_schema", "settings_schema"]
 
 SCHEMA_ID: Final = "https://mailproviders.invalid/schemas/email-providers.schema.json"
 _REF: Final = "#/$defs/{model}"
-# OPTIONS of these backends may be omitted; SMTP and file need theirs (host, file_path).
-_OPTIONS_OPTIONAL: Final = frozenset({"console", "locmem", "dummy"})
+_DEFAULT_BACKEND: Final = "smtp"
 
 
-def _names_of(path: str) -> list[str]:
-    return [name for name, target in BUILTIN_BACKENDS.items() if target == path] + [path]
-
-
-def _builtin_provider(path: str, options: type[BuiltinOptions]) -> dict[str, Any]:
-    names = _names_of(path)
-    required = [] if names[0] == "smtp" else ["BACKEND"]
-    if names[0] not in _OPTIONS_OPTIONAL:
+def _builtin_provider(row: BuiltinBackend) -> dict[str, Any]:
+    required = [] if row.name == _DEFAULT_BACKEND else ["BACKEND"]
+    if not row.options_optional:
         required.append("OPTIONS")
     return {
         "type": "object",
-        "title": f"{names[0]} provider",
+        "title": f"{row.name} provider",
         "properties": {
-            "BACKEND": {"enum": names},
-            "OPTIONS": {"$ref": _REF.format(model=options.__name__)},
+            "BACKEND": {"enum": [*row.names, row.path]},
+            "OPTIONS": {"$ref": _REF.format(model=row.options.__name__)},
             "DEFAULTS": {"$ref": _REF.format(model="ProviderDefaults")},
         },
         "required": required,
@@ -77,18 +72,16 @@ def _dsn() -> dict[str, Any]:
 
 def settings_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the settings object, root = all settings."""
-    from mailproviders.settings import MailSettings
-
-    models = sorted(set(OPTIONS_MODELS.values()), key=lambda model: model.__name__)
+    models = sorted({row.options for row in BUILTINS}, key=lambda model: model.__name__)
     pairs = [(model, "validation") for model in [*models, ProviderDefaults, MailSettings]]
     _, top = models_json_schema(pairs, ref_template=_REF)  # type: ignore[arg-type]
     defs: dict[str, Any] = top["$defs"]
     root = defs.pop("MailSettings")
     defs.pop("ProviderConfig", None)
     variants = [{"$ref": "#/$defs/ProviderDSN"}]
-    for path, options in OPTIONS_MODELS.items():
-        name = f"{_names_of(path)[0].capitalize()}Provider"
-        defs[name] = _builtin_provider(path, options)
+    for row in BUILTINS:
+        name = f"{row.name.capitalize()}Provider"
+        defs[name] = _builtin_provider(row)
         variants.append({"$ref": _REF.format(model=name)})
     defs["CustomProvider"] = _custom_provider()
     defs["ProviderDSN"] = _dsn()

@@ -17,11 +17,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-from mailproviders._addresses import Mailbox, parse_address_list, parse_mailbox
+from mailproviders.message.addresses import Mailbox, parse_address_list, parse_mailbox
 
 __all__ = [
     "ADDRESS_HEADERS",
     "address_header",
+    "check_content_type",
     "check_header_name",
     "check_no_line_breaks",
     "extra_header",
@@ -225,3 +226,13 @@ def extra_header(name: str, value: object) -> str:
     if name.lower() in ADDRESS_HEADERS:
         return fold_addresses(name, parse_address_list(text, name))
     return fold_unstructured(name, text)
+
+
+def check_content_type(value: str, *, multipart: bool) -> None:
+    """A Content-Type given in ``headers`` must keep the structure built from the parts."""
+    if value.strip().lower().startswith("multipart/") != multipart:
+        kind = "multipart/*" if multipart else "a non-multipart type"
+        raise ValueError(
+            f"header 'Content-Type' {value.strip()!r} does not fit this message, whose "
+            f"body and attachments need {kind}; remove it from headers"
+        )

@@ -1,21 +1,18 @@
-"""Built-in backend names and the typed OPTIONS models of the built-in backends.
+"""The typed OPTIONS models of the built-in backends, and their validators.
 
 The models describe what each built-in backend's ``__init__`` accepts, so OPTIONS are
 checked when the configuration is loaded (and the JSON Schema is generated from them)
-without importing the backend modules.
+without importing the backend modules. A backend built directly (not through
+``providers``) runs the same checks: :func:`smtp_problems`, :func:`directory_path`,
+:func:`stream_option`. Which model belongs to which backend is said in
+:mod:`mailproviders.registry`.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
-import json
 import os
-import re
-from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -27,110 +24,19 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from mailproviders._dsn import mask_dsn
-from mailproviders.exceptions import InvalidEmailProvider
-
-if TYPE_CHECKING:
-    from mailproviders.backends.base import BaseEmailBackend
+from mailproviders.config.values import decode_list
 
 __all__ = [
-    "BUILTIN_BACKENDS",
-    "COMPOSITE_BACKENDS",
-    "OPTIONS_MODELS",
     "BuiltinOptions",
     "CompositeOptions",
     "ConsoleOptions",
     "FileOptions",
     "NoOptions",
     "SMTPOptions",
-    "backend_path",
-    "import_backend",
+    "directory_path",
+    "smtp_problems",
+    "stream_option",
 ]
-
-_PREFIX: Final = "mailproviders.backends."
-
-#: Short backend name → dotted path of the backend class.
-BUILTIN_BACKENDS: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "smtp": _PREFIX + "smtp.EmailBackend",
-        "console": _PREFIX + "console.EmailBackend",
-        "filebased": _PREFIX + "filebased.EmailBackend",
-        "file": _PREFIX + "filebased.EmailBackend",
-        "locmem": _PREFIX + "locmem.EmailBackend",
-        "dummy": _PREFIX + "dummy.EmailBackend",
-        "failover": _PREFIX + "failover.EmailBackend",
-        "roundrobin": _PREFIX + "roundrobin.EmailBackend",
-    }
-)
-
-#: Dotted paths of the built-in backends that send through other providers (``using``).
-COMPOSITE_BACKENDS: Final = frozenset(
-    {BUILTIN_BACKENDS["failover"], BUILTIN_BACKENDS["roundrobin"]}
-)
-
-_DOTTED_RE: Final = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
-
-
-def backend_path(value: object) -> str:
-    """Normalise a BACKEND value (short name, dotted path or class) to a dotted path.
-
-    Raises ``ValueError`` with a message saying what is expected (no alias: the caller
-    knows where the value came from).
-    """
-    if isinstance(value, type):
-        path = f"{value.__module__}.{value.__qualname__}"
-        # Classes given in code are remembered: a class defined in a function has no
-        # importable path.
-        _given_classes[path] = value
-        return path
-    if isinstance(value, str):
-        name = value.strip()
-        if name in BUILTIN_BACKENDS:
-            return BUILTIN_BACKENDS[name]
-        if _DOTTED_RE.match(name):
-            return name
-    short = ", ".join(BUILTIN_BACKENDS)
-    shown = repr(mask_dsn(value)) if isinstance(value, str) else type(value).__name__
-    raise ValueError(
-        f"expected a built-in backend name ({short}) or the dotted path of a backend "
-        f"class, got {shown}"
-    )
-
-
-_given_classes: dict[str, type] = {}
-
-
-@functools.cache
-def _import_class(path: str) -> object:
-    module_name, _, name = path.rpartition(".")
-    module = importlib.import_module(module_name)
-    return getattr(module, name)
-
-
-def import_backend(path: str, alias: str | None) -> type[BaseEmailBackend]:
-    """Import the backend class at dotted ``path`` (short names accepted); cached per path.
-
-    Raises :class:`InvalidEmailProvider` (``alias``, option ``BACKEND``) naming the path
-    when it cannot be imported or is not a ``BaseEmailBackend`` subclass.
-    """
-    from mailproviders.backends.base import BaseEmailBackend
-
-    dotted = BUILTIN_BACKENDS.get(path, path)
-    try:
-        found = _given_classes.get(dotted) or _import_class(dotted)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise InvalidEmailProvider(
-            f"cannot import backend {dotted!r}: {type(exc).__name__}: {exc}",
-            alias=alias,
-            option="BACKEND",
-        ) from exc
-    if not (isinstance(found, type) and issubclass(found, BaseEmailBackend)):
-        raise InvalidEmailProvider(
-            f"{dotted!r} is not a subclass of mailproviders.backends.base.BaseEmailBackend",
-            alias=alias,
-            option="BACKEND",
-        )
-    return found
 
 
 def _fspath(value: Any) -> Any:
@@ -146,15 +52,19 @@ def _readable_file(value: str) -> str:
     return value
 
 
-def _directory_path(value: str) -> str:
+def directory_path(value: str) -> str:
+    """``value`` if it can be the file backend's directory; raises ``ValueError``."""
     if not value:
         raise ValueError("expected a directory path, got ''")
     if Path(value).exists() and not Path(value).is_dir():
-        raise ValueError(f"expected a directory (created if missing), got {value!r}: a file")
+        raise ValueError(
+            f"expected a directory (created if missing); {value!r} exists and is not a directory"
+        )
     return value
 
 
-def _stream(value: Any) -> Any:
+def stream_option(value: Any) -> Any:
+    """``value`` if it is ``"stdout"``, ``"stderr"`` or a text stream; raises ``ValueError``."""
     if isinstance(value, str):
         if value in ("stdout", "stderr"):
             return value
@@ -164,10 +74,10 @@ def _stream(value: Any) -> Any:
 
 
 ReadableFile = Annotated[str, BeforeValidator(_fspath), AfterValidator(_readable_file)]
-DirectoryPath = Annotated[str, BeforeValidator(_fspath), AfterValidator(_directory_path)]
+DirectoryPath = Annotated[str, BeforeValidator(_fspath), AfterValidator(directory_path)]
 StreamOption = Annotated[
     Any,
-    BeforeValidator(_stream),
+    BeforeValidator(stream_option),
     WithJsonSchema({"enum": ["stdout", "stderr"], "description": "stdout or stderr"}),
 ]
 
@@ -233,16 +143,27 @@ class SMTPOptions(BuiltinOptions):
     )
 
     def problems(self) -> list[tuple[str, str]]:
-        """``use_tls`` and ``use_ssl`` exclude each other."""
-        if self.use_tls and self.use_ssl:
-            return [
-                (
-                    "use_ssl",
-                    "use_tls (STARTTLS) and use_ssl (implicit TLS) are mutually exclusive; "
-                    "set only one of them",
-                )
-            ]
-        return []
+        """See :func:`smtp_problems`."""
+        return smtp_problems(self.use_tls, self.use_ssl, self.ssl_certfile, self.ssl_keyfile)
+
+
+def smtp_problems(
+    use_tls: bool, use_ssl: bool, ssl_certfile: object, ssl_keyfile: object
+) -> list[tuple[str, str]]:
+    """Problems spanning several SMTP options, as ``(option, message)`` pairs:
+    ``use_tls`` and ``use_ssl`` exclude each other; ``ssl_keyfile`` needs ``ssl_certfile``."""
+    problems = []
+    if use_tls and use_ssl:
+        problems.append(
+            (
+                "use_ssl",
+                "use_tls (STARTTLS) and use_ssl (implicit TLS) are mutually exclusive; "
+                "set only one of them",
+            )
+        )
+    if ssl_keyfile is not None and ssl_certfile is None:
+        problems.append(("ssl_keyfile", "ssl_keyfile requires ssl_certfile"))
+    return problems
 
 
 class ConsoleOptions(BuiltinOptions):
@@ -263,15 +184,7 @@ class FileOptions(BuiltinOptions):
 
 
 def _alias_list(value: Any) -> Any:
-    # From the environment or a DSN: a JSON list, or aliases separated by commas.
-    if isinstance(value, str):
-        if value.lstrip().startswith("["):
-            try:
-                return json.loads(value)
-            except ValueError:
-                raise ValueError("expected a JSON list of provider aliases") from None
-        return [part.strip() for part in value.split(",")]
-    return value
+    return decode_list(value, what="provider aliases", keep_empty=True)
 
 
 def _distinct(aliases: list[str]) -> list[str]:
@@ -309,17 +222,3 @@ class CompositeOptions(BuiltinOptions):
 
 class NoOptions(BuiltinOptions):
     """OPTIONS of the locmem and dummy backends: only the legacy ``fail_silently``."""
-
-
-#: Dotted path of a built-in backend → its OPTIONS model.
-OPTIONS_MODELS: Final[Mapping[str, type[BuiltinOptions]]] = MappingProxyType(
-    {
-        BUILTIN_BACKENDS["smtp"]: SMTPOptions,
-        BUILTIN_BACKENDS["console"]: ConsoleOptions,
-        BUILTIN_BACKENDS["file"]: FileOptions,
-        BUILTIN_BACKENDS["locmem"]: NoOptions,
-        BUILTIN_BACKENDS["dummy"]: NoOptions,
-        BUILTIN_BACKENDS["failover"]: CompositeOptions,
-        BUILTIN_BACKENDS["roundrobin"]: CompositeOptions,
-    }
-)

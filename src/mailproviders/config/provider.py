@@ -8,21 +8,15 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
-from mailproviders._dsn import parse_dsn
-from mailproviders._options import BUILTIN_BACKENDS, backend_path
-from mailproviders._validate import backend_kwargs, problems_from_error, validate_options
+from mailproviders.config.dsn import parse_dsn
+from mailproviders.config.validate import backend_kwargs, problems_from_error, validate_options
+from mailproviders.config.values import decode_list
 from mailproviders.exceptions import ConfigProblem, InvalidEmailProvider
+from mailproviders.registry import BUILTIN_BACKENDS, backend_path
 
 __all__ = ["ProviderConfig", "ProviderDefaults", "provider_from"]
 
 _KEYS: Final = ("BACKEND", "OPTIONS", "DEFAULTS")
-
-
-def _json_list(value: Any) -> Any:
-    # From the environment a list arrives as JSON, or as one address.
-    if isinstance(value, str):
-        return json.loads(value) if value.lstrip().startswith("[") else [value]
-    return value
 
 
 class ProviderDefaults(BaseModel):
@@ -45,7 +39,7 @@ class ProviderDefaults(BaseModel):
             data = dict(data)
             try:
                 if "reply_to" in data:
-                    data["reply_to"] = _json_list(data["reply_to"])
+                    data["reply_to"] = decode_list(data["reply_to"], what="addresses", split=False)
                 if isinstance(data.get("headers"), str):
                     data["headers"] = json.loads(data["headers"])
             except ValueError:

@@ -1,0 +1,108 @@
+"""Everything that keeps legacy (Django-style) mail code working: the top layer.
+
+Nothing below this package imports it. Importing it (the package ``__init__`` does)
+installs :class:`LegacyCompat` as ``mailproviders._hooks.compat``, the one place where the
+core hands over older calling conventions:
+
+- legacy ``EMAIL_*`` settings become the ``"default"`` provider (:mod:`.settings`);
+- ``get_connection()``, ``SMTPConnection``, ``connection=`` and ``auth_user``/
+  ``auth_password`` on the send functions (:mod:`.connections`);
+- the backend-level ``fail_silently`` (:mod:`.fail_silently`) and unknown options given to
+  a backend built directly;
+- ``EmailMessage(connection=...)``.
+
+Each use warns with :class:`MailProvidersDeprecationWarning`, pointing at the caller's
+line and naming the replacement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mailproviders import _hooks
+from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend
+from mailproviders.legacy import fail_silently as backend_flag
+from mailproviders.legacy.connections import get_connection, send_target, smtp_connection_class
+from mailproviders.legacy.settings import LEGACY_SETTINGS, legacy_provider, legacy_values, migrated
+from mailproviders.legacy.warnings import MailProvidersDeprecationWarning, warn_deprecated
+
+if TYPE_CHECKING:
+    from mailproviders.backends.smtp import EmailBackend as SMTPConnection
+    from mailproviders.config.settings import MailSettings
+    from mailproviders.message import EmailMessage
+
+__all__ = [
+    "LEGACY_SETTINGS",
+    "LegacyCompat",
+    "MailProvidersDeprecationWarning",
+    "SMTPConnection",
+    "get_connection",
+    "legacy_provider",
+    "legacy_values",
+    "warn_deprecated",
+]
+
+
+class LegacyCompat(_hooks.Compat):
+    """The lenient implementation of the core's compatibility hooks: older calling
+    conventions keep working, each with a deprecation warning."""
+
+    def backend_built(
+        self, backend: BaseEmailBackend, extra: Mapping[str, Any], fail_silently: object
+    ) -> None:
+        name = type(backend).__qualname__
+        if extra:
+            warn_deprecated(
+                f"{name} got unknown option(s) {', '.join(sorted(extra))}; they are "
+                "ignored. Remove them (in EMAIL_PROVIDERS, unknown options are an error)."
+            )
+        if fail_silently is not NOT_GIVEN:
+            warn_deprecated(
+                f"fail_silently given to {name}() is deprecated; pass fail_silently to the "
+                "send call instead, e.g. send_mail(..., fail_silently=True) or "
+                "message.send(fail_silently=True)."
+            )
+            backend_flag.install(backend, bool(fail_silently))
+
+    def backend_attribute(self, backend: BaseEmailBackend, name: str) -> Any:
+        if name != "fail_silently":
+            return super().backend_attribute(backend, name)
+        warn_deprecated(
+            f"{type(backend).__qualname__}.fail_silently is deprecated and not set on this "
+            "backend; pass fail_silently to the send call instead."
+        )
+        return False
+
+    def backend_silenced(self, backend: BaseEmailBackend) -> bool:
+        return backend_flag.is_silenced(backend)
+
+    def message_connection(self, message: EmailMessage) -> None:
+        warn_deprecated(
+            "EmailMessage(connection=...) is deprecated; use message.send(using='<alias>')"
+            " with an EMAIL_PROVIDERS alias instead."
+        )
+
+    def send_target(
+        self,
+        using: str | None,
+        connection: BaseEmailBackend | None,
+        auth: tuple[str | None, str | None],
+    ) -> tuple[BaseEmailBackend, str | None, bool]:
+        return send_target(using, connection, auth)
+
+    def settings_loaded(self, settings: MailSettings) -> MailSettings:
+        return migrated(settings)
+
+
+_hooks.compat = LegacyCompat()
+
+_lazy: dict[str, Any] = {}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SMTPConnection":
+        if name not in _lazy:
+            _lazy[name] = smtp_connection_class()
+        return _lazy[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

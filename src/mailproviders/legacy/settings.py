@@ -1,0 +1,95 @@
+"""Legacy ``EMAIL_*`` settings: the ``"default"`` provider they stand for (SPEC §7)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from mailproviders.config.settings import MailSettings, derive, validate_providers
+from mailproviders.config.values import MASK, is_secret
+from mailproviders.exceptions import ConfigProblem, ImproperlyConfigured
+from mailproviders.legacy.warnings import warn_deprecated
+from mailproviders.registry import BUILTIN_BACKENDS
+
+__all__ = ["LEGACY_SETTINGS", "legacy_provider", "legacy_values", "masked", "migrated"]
+
+SMTP_BACKEND: Final = BUILTIN_BACKENDS["smtp"]
+FILE_BACKEND: Final = BUILTIN_BACKENDS["file"]
+
+#: Legacy setting → SMTP option it becomes.
+_SMTP_OPTIONS: Final = {
+    "EMAIL_HOST": "host",
+    "EMAIL_PORT": "port",
+    "EMAIL_HOST_USER": "username",
+    "EMAIL_HOST_PASSWORD": "password",
+    "EMAIL_USE_TLS": "use_tls",
+    "EMAIL_USE_SSL": "use_ssl",
+    "EMAIL_TIMEOUT": "timeout",
+    "EMAIL_SSL_CERTFILE": "ssl_certfile",
+    "EMAIL_SSL_KEYFILE": "ssl_keyfile",
+}
+LEGACY_SETTINGS: Final[tuple[str, ...]] = ("EMAIL_BACKEND", *_SMTP_OPTIONS, "EMAIL_FILE_PATH")
+
+
+def legacy_values(settings: MailSettings) -> dict[str, Any]:
+    """The legacy settings that are set (not ``None``), by name."""
+    values = {name: getattr(settings, name, None) for name in LEGACY_SETTINGS}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def legacy_provider(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``EMAIL_PROVIDERS`` entry equivalent to legacy settings ``values``.
+
+    Historical defaults apply (smtp backend, host ``localhost``, port 25), except the
+    timeout: 30 seconds when ``EMAIL_TIMEOUT`` is unset, since blocking forever is never
+    wanted. Secrets are kept as given (``SecretStr`` stays masked).
+    """
+    backend = str(values.get("EMAIL_BACKEND") or SMTP_BACKEND)
+    backend = BUILTIN_BACKENDS.get(backend, backend)
+    options: dict[str, Any] = {}
+    if backend == SMTP_BACKEND:
+        options = {"host": "localhost", "port": 25, "timeout": 30.0}
+        for setting, option in _SMTP_OPTIONS.items():
+            if values.get(setting) is not None:
+                options[option] = values[setting]
+    elif backend == FILE_BACKEND and values.get("EMAIL_FILE_PATH") is not None:
+        options["file_path"] = values["EMAIL_FILE_PATH"]
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+def masked(provider: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a provider dict with secret option values replaced by the mask."""
+    options = {
+        key: MASK if is_secret(key, value) else value
+        for key, value in provider.get("OPTIONS", {}).items()
+    }
+    return {**provider, "OPTIONS": options}
+
+
+def migrated(settings: MailSettings) -> MailSettings:
+    """``settings`` with the ``"default"`` provider synthesised from legacy settings,
+    warning once; ``settings`` itself when no legacy setting is set.
+
+    Raises :class:`ImproperlyConfigured` naming the conflicting settings when
+    ``EMAIL_PROVIDERS`` is set too.
+    """
+    values = legacy_values(settings)
+    if not values:
+        return settings
+    if settings.EMAIL_PROVIDERS is not None:
+        conflict = ConfigProblem(
+            None,
+            "EMAIL_PROVIDERS",
+            f"is set together with the legacy settings {', '.join(values)}; "
+            "keep only EMAIL_PROVIDERS (see `mailproviders migrate`)",
+        )
+        problems = [ConfigProblem(None, name, "conflicts with EMAIL_PROVIDERS") for name in values]
+        raise ImproperlyConfigured(errors=[conflict, *problems])
+    provider = legacy_provider(values)
+    synthesised = validate_providers({"default": provider})
+    warn_deprecated(
+        f"the legacy settings {', '.join(values)} are deprecated; they were turned into the "
+        f"'default' provider. Configure it instead as EMAIL_PROVIDERS = "
+        f"{{'default': {masked(provider)!r}}} (`mailproviders migrate` prints it as env lines)."
+    )
+    return derive(settings, EMAIL_PROVIDERS=synthesised)

@@ -1,0 +1,32 @@
+"""The one deprecation warning class, and the helper that points it at the caller's line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+__all__ = ["MailProvidersDeprecationWarning", "warn_deprecated"]
+
+# The package directory: frames in it are library internals, whatever the module.
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+class MailProvidersDeprecationWarning(DeprecationWarning):
+    """A legacy API or setting was used; the message names its replacement."""
+
+
+def _caller_stacklevel() -> int:
+    """Stack level of the first frame outside this package (the user's line)."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+def warn_deprecated(message: str) -> None:
+    """Emit a :class:`MailProvidersDeprecationWarning` attributed to the caller's line
+    (Python 3.11 has no ``skip_file_prefixes``, so the frames are counted here)."""
+    warnings.warn(message, MailProvidersDeprecationWarning, stacklevel=_caller_stacklevel())

@@ -1,0 +1,95 @@
+"""The standard-library message for a fast-path tree (:mod:`mailproviders.message.serialize`).
+
+:class:`SerializedMessage` keeps the tree and returns the rendered bytes from
+``as_bytes()`` while it is unmodified.
+"""
+
+from __future__ import annotations
+
+import email.message
+from email.policy import Policy
+from typing import Any
+
+from mailproviders.message.serialize import Node, fits, nodes, render
+
+__all__ = ["SerializedMessage", "to_stdlib"]
+
+
+def _fill(part: email.message.Message, node: Node, policy: Policy) -> None:
+    for name, value in node.headers:
+        part.set_raw(name, value)
+    if isinstance(node.payload, str):
+        part.set_payload(node.payload)
+        return
+    for child in node.payload:
+        sub = email.message.EmailMessage(policy=policy)
+        _fill(sub, child, policy)
+        part.attach(sub)
+
+
+def to_stdlib(node: Node, policy: Policy) -> SerializedMessage:
+    """The standard-library message with the structure of ``node``."""
+    msg = SerializedMessage(policy=policy)
+    _fill(msg, node, policy)
+    msg.remember(node)
+    return msg
+
+
+def _snapshot(msg: email.message.Message) -> list[tuple[Any, ...]]:
+    state = vars(msg)
+    payload = state.get("_payload")
+    parts = payload if isinstance(payload, list) else []
+    own = (msg, tuple(state.get("_headers", ())), payload, list(parts), msg.preamble,
+           msg.epilogue, state.get("_charset"), msg.policy)  # fmt: skip
+    return [own, *(item for part in parts for item in _snapshot(part))]
+
+
+class SerializedMessage(email.message.EmailMessage):
+    """A standard :class:`email.message.EmailMessage` built by the fast path.
+
+    Until the message (or any part) is modified, ``as_bytes()``/``bytes()`` with no
+    arguments return the bytes the fast path rendered -- the same bytes the standard
+    generator writes for it -- and ``as_string()`` their text when they are ASCII.
+    Any change, ``unixfrom=True`` or another policy uses the standard generator.
+    """
+
+    _fast: tuple[Node, list[tuple[Any, ...]]] | None = None
+    _fast_bytes: bytes | None = None
+
+    def remember(self, node: Node) -> None:
+        """Record ``node`` as this message's structure (when no header would be refolded)."""
+        policy = self.policy
+        refold = getattr(policy, "refold_source", "long")
+        if refold == "all" or (
+            refold == "long" and not all(fits(n, v) for p in nodes(node) for n, v in p.headers)
+        ):
+            return
+        self._fast = (node, _snapshot(self))
+        self._fast_bytes = None
+
+    def _unchanged_bytes(self) -> bytes | None:
+        fast = self._fast
+        if fast is None or _snapshot(self) != fast[1]:
+            return None
+        if self._fast_bytes is None:
+            self._fast_bytes = render(fast[0], self.policy.linesep)
+        return self._fast_bytes
+
+    def as_bytes(self, unixfrom: bool = False, policy: Policy | None = None) -> bytes:
+        """As :meth:`email.message.EmailMessage.as_bytes`, from the kept bytes when unchanged."""
+        if not unixfrom and (policy is None or policy is self.policy):
+            data = self._unchanged_bytes()
+            if data is not None:
+                return data
+        return super().as_bytes(unixfrom, policy)
+
+    def as_string(
+        self, unixfrom: bool = False, maxheaderlen: int | None = None, policy: Policy | None = None
+    ) -> str:
+        """As :meth:`email.message.EmailMessage.as_string`, from the kept bytes when unchanged
+        and ASCII."""
+        if not unixfrom and maxheaderlen is None and (policy is None or policy is self.policy):
+            data = self._unchanged_bytes()
+            if data is not None and data.isascii():
+                return data.decode("ascii")
+        return super().as_string(unixfrom, maxheaderlen, policy)
