@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterable
 
 import pytest
+from mailproviders.deprecation import MailProvidersDeprecationWarning
 
 import mailproviders
 from mailproviders import (
@@ -25,7 +26,6 @@ from mailproviders import (
 )
 from mailproviders.backends.base import BaseEmailBackend
 from mailproviders.backends.smtp import EmailBackend as SMTPBackend
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 from smtp_fixtures import SMTPTestServer
 
 

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from mailproviders.deprecation import MailProvidersDeprecationWarning
 
 from mailproviders.backends.console import SEPARATOR, EmailBackend
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 from mailproviders.exceptions import InvalidEmailProvider
 from mailproviders.message import EmailMessage
 

@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from mailproviders.deprecation import MailProvidersDeprecationWarning
 
 from mailproviders.backends import console, dummy, filebased, locmem, smtp
 from mailproviders.backends.base import BaseEmailBackend
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 from mailproviders.message import EmailMessage
 from smtp_fixtures import SMTPTestServer
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mailproviders.deprecation import MailProvidersDeprecationWarning
 
 from composite_helpers import batch, ids, refusing, setup, smtp, warnings_of
 from mailproviders import outbox
 from mailproviders.backends.failover import EmailBackend
 from mailproviders.backends.smtp import EmailBackend as SMTPBackend
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 from mailproviders.exceptions import (
     InvalidEmailProvider,
     possibly_sent_messages_of,

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mailproviders.deprecation import MailProvidersDeprecationWarning
 
 from mailproviders.backends.console import SEPARATOR
 from mailproviders.backends.filebased import EmailBackend
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 from mailproviders.exceptions import InvalidEmailProvider
 from mailproviders.message import EmailMessage
 

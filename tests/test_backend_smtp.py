@@ -11,9 +11,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from mailproviders.deprecation import MailProvidersDeprecationWarning
 
 from mailproviders.backends.smtp import EmailBackend
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 from mailproviders.exceptions import InvalidEmailProvider, sent_messages_of
 from mailproviders.message import EmailMessage
 from smtp_fixtures import ServerFactory, SMTPTestServer, TLSCertificates, make_certificates

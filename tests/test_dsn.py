@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from mailproviders.settings import load_settings, parse_dsn
 from pydantic import SecretStr
 
 from mailproviders.exceptions import InvalidEmailProvider
-from mailproviders.settings import load_settings, parse_dsn
 
 SMTP = "mailproviders.backends.smtp.EmailBackend"
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailproviders.message.hostname import CachedDnsName
 from mailproviders.message import DNS_NAME, EmailMessage, make_msgid
+from mailproviders.message.hostname import CachedDnsName
 
 _EXPECTED_HEADERS = {
     "subject",

@@ -8,7 +8,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from mailproviders.settings import json_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "email-providers.schema.json"

@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import mailproviders
+from mailproviders.message import EmailMessage, EmailMultiAlternatives
 from mailproviders.message.addresses import _parse_mailbox_fully, parse_mailbox
 from mailproviders.message.stdlib import SerializedMessage
-from mailproviders.message import EmailMessage, EmailMultiAlternatives
 
 FIXED = {"Date": "Mon, 23 Nov 2026 10:00:00 +0000", "Message-ID": "<fixed.1@example.com>"}
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 9

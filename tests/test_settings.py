@@ -6,12 +6,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from mailproviders.deprecation import MailProvidersDeprecationWarning
 from pydantic import SecretStr
 
 from mailproviders import settings as settings_module
-from mailproviders.deprecation import MailProvidersDeprecationWarning
-from mailproviders.exceptions import ImproperlyConfigured, InvalidEmailProvider
 from mailproviders.config import MailSettings, ProviderConfig, load_settings
+from mailproviders.exceptions import ImproperlyConfigured, InvalidEmailProvider
 from mailproviders.handler import providers
 
 SMTP = "mailproviders.backends.smtp.EmailBackend"

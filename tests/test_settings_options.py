@@ -7,10 +7,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pytest
-from pydantic import SecretStr
-
-from mailproviders.backends.base import BaseEmailBackend
-from mailproviders.exceptions import InvalidEmailProvider
 from mailproviders.settings import (
     BUILTIN_BACKENDS,
     ProviderConfig,
@@ -18,6 +14,10 @@ from mailproviders.settings import (
     load_settings,
     validate_providers,
 )
+from pydantic import SecretStr
+
+from mailproviders.backends.base import BaseEmailBackend
+from mailproviders.exceptions import InvalidEmailProvider
 
 SECRET = "hunter2-very-secret"
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from mailproviders.settings import MailSettings, load_settings, parse_dsn, validate_providers
 
 from mailproviders.exceptions import ImproperlyConfigured, InvalidEmailProvider
-from mailproviders.settings import MailSettings, load_settings, parse_dsn, validate_providers
 
 FUZZ = settings(
     max_examples=int(os.environ.get("MAILPROVIDERS_FUZZ_EXAMPLES", "200")),

@@ -16,15 +16,15 @@ import warnings
 from pathlib import Path
 
 import pytest
+from mailproviders.deprecation import MailProvidersDeprecationWarning
+from mailproviders.settings import ProviderConfig, load_settings, validate_providers
 
 import mailproviders
 from mailproviders.backends.smtp import EmailBackend
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 from mailproviders.exceptions import ImproperlyConfigured
 from mailproviders.handler import providers
 from mailproviders.message import EmailMessage
 from mailproviders.sending import send_mail
-from mailproviders.settings import ProviderConfig, load_settings, validate_providers
 from smtp_fixtures import ServerFactory, SMTPTestServer
 
 SECRET = "Sentinel-Pw-5c1e"
