@@ -1,12 +1,22 @@
-"""Shared fixtures: environment isolation. SMTP servers live in smtp_fixtures.py."""
+"""Shared fixtures: environment isolation and message factories. SMTP servers live in
+smtp_fixtures.py.
+
+The test tree mirrors src/mailproviders/ (tests/message/, tests/config/, tests/backends/,
+tests/legacy/); test modules have unique basenames, and the helper modules at the top of
+tests/ are importable from every sub-directory (``pythonpath`` in pyproject.toml).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+
+if TYPE_CHECKING:
+    from mailproviders.message import EmailMessage
 
 pytest_plugins = ["smtp_fixtures"]
 
@@ -39,3 +49,37 @@ def _isolated_config(
     finally:
         providers.reset(None)
         outbox.clear()
+
+
+@pytest.fixture
+def make_message() -> Callable[..., EmailMessage]:
+    """``make_message(n=0, **overrides)``: a plain text message ``Subject {n}`` /
+    ``Body {n}`` from ``from@example.com`` to ``to@example.com``; ``overrides`` are
+    ``EmailMessage`` arguments (``to=[]`` gives a message without recipients)."""
+
+    def make(n: int = 0, **overrides: Any) -> EmailMessage:
+        from mailproviders.message import EmailMessage
+
+        arguments: dict[str, Any] = {
+            "subject": f"Subject {n}",
+            "body": f"Body {n}",
+            "from_email": "from@example.com",
+            "to": ["to@example.com"],
+            **overrides,
+        }
+        return EmailMessage(**arguments)
+
+    return make
+
+
+@pytest.fixture
+def make_messages(
+    make_message: Callable[..., EmailMessage],
+) -> Callable[..., list[EmailMessage]]:
+    """``make_messages(count, **overrides)``: ``make_message(n, **overrides)`` for n in
+    1..count."""
+
+    def make(count: int, **overrides: Any) -> list[EmailMessage]:
+        return [make_message(n, **overrides) for n in range(1, count + 1)]
+
+    return make

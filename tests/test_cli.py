@@ -208,3 +208,17 @@ def test_migrate_round_trip(tmp_path: Path) -> None:
         timeout=60,
     )
     assert shown.stdout.split() == ["legacy", "p@ss:w%rd", "2525", "True", "12.5"]
+
+
+def test_check_reports_a_key_file_without_certificate(tmp_path: Path) -> None:
+    # Known to the options model, so it fails at load time, not when the backend is built.
+    key = tmp_path / "client.key"
+    key.write_text("not really a key")
+    env = {
+        "EMAIL_PROVIDERS__default": "smtp://mail.example.com:25",
+        "EMAIL_PROVIDERS__default__OPTIONS__ssl_keyfile": str(key),
+    }
+    result = run("check", env=env)
+    assert result.returncode == 1
+    assert "EMAIL_PROVIDERS['default'].OPTIONS.ssl_keyfile" in result.stderr
+    assert "requires ssl_certfile" in result.stderr

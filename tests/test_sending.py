@@ -215,9 +215,8 @@ def test_runtime_error_of_custom_backend_silenced_and_raised(
 
 def test_connection_and_using_together_is_typeerror() -> None:
     configure(EMAIL_PROVIDERS={"default": "locmem://"})
-    from mailproviders.deprecation import MailProvidersDeprecationWarning
-
     from mailproviders import providers
+    from mailproviders.legacy import MailProvidersDeprecationWarning
 
     connection = providers.default
     with pytest.raises(TypeError):

@@ -12,11 +12,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from mailproviders.settings import load_settings
 from mypy import api as mypy_api
 
 from mailproviders.backends.base import BaseEmailBackend
 from mailproviders.backends.smtp import EmailBackend as SMTPBackend
+from mailproviders.config import load_settings
 from mailproviders.typing import provider
 
 CASES = Path(__file__).resolve().parent / "typing" / "cases"

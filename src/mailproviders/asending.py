@@ -130,15 +130,7 @@ async def amail_admins(
 ) -> int:
     """Async :func:`~mailproviders.sending.mail_admins` (same arguments, result and
     exceptions)."""
-    plan = staff_plan(
-        "ADMINS",
-        subject,
-        message,
-        fail_silently=fail_silently,
-        connection=connection,
-        html_message=html_message,
-        using=using,
-    )
+    plan = staff_plan("ADMINS", subject, message, fail_silently, connection, html_message, using)
     return 0 if plan is None else await _asend_plan(plan)
 
 
@@ -153,13 +145,5 @@ async def amail_managers(
 ) -> int:
     """Async :func:`~mailproviders.sending.mail_managers` (same arguments, result and
     exceptions)."""
-    plan = staff_plan(
-        "MANAGERS",
-        subject,
-        message,
-        fail_silently=fail_silently,
-        connection=connection,
-        html_message=html_message,
-        using=using,
-    )
+    plan = staff_plan("MANAGERS", subject, message, fail_silently, connection, html_message, using)
     return 0 if plan is None else await _asend_plan(plan)

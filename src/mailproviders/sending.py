@@ -148,15 +148,7 @@ def mail_admins(
     """Send a message to ``ADMINS`` from ``SERVER_EMAIL``, the subject prefixed with
     ``EMAIL_SUBJECT_PREFIX``. Returns 0 without resolving any provider when ``ADMINS`` is
     empty."""
-    plan = staff_plan(
-        "ADMINS",
-        subject,
-        message,
-        fail_silently=fail_silently,
-        connection=connection,
-        html_message=html_message,
-        using=using,
-    )
+    plan = staff_plan("ADMINS", subject, message, fail_silently, connection, html_message, using)
     return 0 if plan is None else send_plan(plan)
 
 
@@ -170,13 +162,5 @@ def mail_managers(
     using: str | None = None,
 ) -> int:
     """Like :func:`mail_admins`, to ``MANAGERS``."""
-    plan = staff_plan(
-        "MANAGERS",
-        subject,
-        message,
-        fail_silently=fail_silently,
-        connection=connection,
-        html_message=html_message,
-        using=using,
-    )
+    plan = staff_plan("MANAGERS", subject, message, fail_silently, connection, html_message, using)
     return 0 if plan is None else send_plan(plan)

@@ -236,11 +236,10 @@ def mass_plan(
     return plan, isinstance(datatuple, Sequence)
 
 
-def staff_plan(
+def staff_plan(  # noqa: PLR0917 - the six arguments of mail_admins, in order
     setting: str,
     subject: str,
     message: str,
-    *,
     fail_silently: bool,
     connection: BaseEmailBackend | None,
     html_message: str | None,

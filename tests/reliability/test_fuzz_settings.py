@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from mailproviders.settings import MailSettings, load_settings, parse_dsn, validate_providers
 
+from mailproviders.config import MailSettings, load_settings, parse_dsn, validate_providers
 from mailproviders.exceptions import ImproperlyConfigured, InvalidEmailProvider
 
 FUZZ = settings(

@@ -16,13 +16,13 @@ import warnings
 from pathlib import Path
 
 import pytest
-from mailproviders.deprecation import MailProvidersDeprecationWarning
-from mailproviders.settings import ProviderConfig, load_settings, validate_providers
 
 import mailproviders
 from mailproviders.backends.smtp import EmailBackend
+from mailproviders.config import ProviderConfig, load_settings, validate_providers
 from mailproviders.exceptions import ImproperlyConfigured
 from mailproviders.handler import providers
+from mailproviders.legacy import MailProvidersDeprecationWarning
 from mailproviders.message import EmailMessage
 from mailproviders.sending import send_mail
 from smtp_fixtures import ServerFactory, SMTPTestServer

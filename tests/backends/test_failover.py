@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 
 from composite_helpers import batch, ids, refusing, setup, smtp, warnings_of
 from mailproviders import outbox
@@ -20,6 +19,7 @@ from mailproviders.exceptions import (
     sent_messages_of,
 )
 from mailproviders.handler import configure, providers
+from mailproviders.legacy import MailProvidersDeprecationWarning
 from mailproviders.sending import send_mail
 from mailproviders.testing import override_providers
 from smtp_fixtures import ServerFactory, TLSCertificates, make_certificates
@@ -357,7 +357,7 @@ def test_mailoutbox_fixture_replaces_composites() -> None:
 
 
 def test_schema_accepts_composites() -> None:
-    from mailproviders.settings import json_schema
+    from mailproviders.config import json_schema
 
     defs = json_schema()["$defs"]
     assert defs["FailoverProvider"]["properties"]["BACKEND"]["enum"][0] == "failover"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from mailproviders.settings import load_settings, parse_dsn
 from pydantic import SecretStr
 
+from mailproviders.config import load_settings, parse_dsn
 from mailproviders.exceptions import InvalidEmailProvider
 
 SMTP = "mailproviders.backends.smtp.EmailBackend"

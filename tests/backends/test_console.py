@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 
 from mailproviders.backends.console import SEPARATOR, EmailBackend
 from mailproviders.exceptions import InvalidEmailProvider
+from mailproviders.legacy import MailProvidersDeprecationWarning
 from mailproviders.message import EmailMessage
 
 

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pytest
-from mailproviders.settings import (
+from pydantic import SecretStr
+
+from mailproviders.backends.base import BaseEmailBackend
+from mailproviders.config import (
     BUILTIN_BACKENDS,
     ProviderConfig,
     import_backend,
     load_settings,
     validate_providers,
 )
-from pydantic import SecretStr
-
-from mailproviders.backends.base import BaseEmailBackend
 from mailproviders.exceptions import InvalidEmailProvider
 
 SECRET = "hunter2-very-secret"
@@ -320,3 +320,30 @@ def test_provider_config_is_frozen_and_direct_construction_validates() -> None:
 def test_options_that_are_not_a_mapping() -> None:
     error = problems({"a": {"BACKEND": "console", "OPTIONS": "nope"}, "b": 3})
     assert {(p.alias, p.option) for p in error.errors} == {("a", "OPTIONS"), ("b", None)}
+
+
+def test_cross_option_rules_fail_at_load_time_and_when_built_directly(tmp_path: Path) -> None:
+    key = tmp_path / "client.key"
+    key.write_text("key")
+    error = problems({"default": smtp(ssl_keyfile=str(key), use_tls=True, use_ssl=True)})
+    assert {(p.alias, p.option) for p in error.errors} == {
+        ("default", "ssl_keyfile"),
+        ("default", "use_ssl"),
+    }
+    from mailproviders.backends.smtp import EmailBackend
+
+    with pytest.raises(InvalidEmailProvider, match="requires ssl_certfile") as info:
+        EmailBackend(alias="direct", ssl_keyfile=str(key))
+    assert (info.value.alias, info.value.option) == ("direct", "ssl_keyfile")
+
+
+def test_file_path_that_is_a_file_fails_the_same_way_at_load_and_build(tmp_path: Path) -> None:
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("x")
+    error = problems({"out": {"BACKEND": "file", "OPTIONS": {"file_path": str(a_file)}}})
+    [problem] = error.errors
+    from mailproviders.backends.filebased import EmailBackend
+
+    with pytest.raises(InvalidEmailProvider) as info:
+        EmailBackend(alias="out", file_path=a_file)
+    assert str(info.value) == str(problem)

@@ -11,10 +11,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 
 from mailproviders.backends.smtp import EmailBackend
 from mailproviders.exceptions import InvalidEmailProvider, sent_messages_of
+from mailproviders.legacy import MailProvidersDeprecationWarning
 from mailproviders.message import EmailMessage
 from smtp_fixtures import ServerFactory, SMTPTestServer, TLSCertificates, make_certificates
 
@@ -274,7 +274,7 @@ def test_one_refused_recipient(
 
 
 # All recipients refused, and the third of five messages failing, are in
-# tests/test_async_smtp.py, which runs each case through the sync and the async path.
+# tests/backends/smtp/test_aio.py, which runs each case through the sync and the async path.
 
 
 def test_stalled_server_times_out(fault_smtp_server: ServerFactory) -> None:

@@ -8,9 +8,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from mailproviders.settings import json_schema
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "email-providers.schema.json"
+from mailproviders.config import json_schema
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "email-providers.schema.json"
 
 
 @pytest.fixture(scope="module")

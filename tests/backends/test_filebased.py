@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 
 from mailproviders.backends.console import SEPARATOR
 from mailproviders.backends.filebased import EmailBackend
 from mailproviders.exceptions import InvalidEmailProvider
+from mailproviders.legacy import MailProvidersDeprecationWarning
 from mailproviders.message import EmailMessage
 
 NAME = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]{8}\.log$")

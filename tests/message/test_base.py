@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 
+from mailproviders.legacy import MailProvidersDeprecationWarning
 from mailproviders.message import EmailMessage, EmailMultiAlternatives, Envelope
 
 

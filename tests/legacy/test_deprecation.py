@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mailproviders.deprecation import SMTPConnection, get_connection
 
 import mailproviders
 from mailproviders import (
@@ -26,6 +25,7 @@ from mailproviders import (
     send_mass_mail,
 )
 from mailproviders.backends import console, locmem, smtp
+from mailproviders.legacy import SMTPConnection, get_connection
 
 SECRET = "legacy-s3cret-pw"
 

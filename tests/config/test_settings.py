@@ -6,13 +6,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 from pydantic import SecretStr
 
-from mailproviders import settings as settings_module
+from mailproviders import config as settings_module
 from mailproviders.config import MailSettings, ProviderConfig, load_settings
 from mailproviders.exceptions import ImproperlyConfigured, InvalidEmailProvider
 from mailproviders.handler import providers
+from mailproviders.legacy import MailProvidersDeprecationWarning
 
 SMTP = "mailproviders.backends.smtp.EmailBackend"
 CONSOLE = "mailproviders.backends.console.EmailBackend"
@@ -292,6 +292,9 @@ def test_email_providers_json_that_is_not_an_object(monkeypatch: pytest.MonkeyPa
 def test_module_exports_the_api() -> None:
     for name in ("BUILTIN_BACKENDS", "import_backend", "parse_dsn", "json_schema"):
         assert name in settings_module.__all__
+    from mailproviders import settings as old_import_path
+
+    assert old_import_path is settings_module
 
 
 def test_bad_dsn_in_env_names_alias_and_masks_password(monkeypatch: pytest.MonkeyPatch) -> None:

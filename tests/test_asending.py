@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterable
 
 import pytest
-from mailproviders.deprecation import MailProvidersDeprecationWarning
 
 import mailproviders
 from mailproviders import (
@@ -26,6 +25,7 @@ from mailproviders import (
 )
 from mailproviders.backends.base import BaseEmailBackend
 from mailproviders.backends.smtp import EmailBackend as SMTPBackend
+from mailproviders.legacy import MailProvidersDeprecationWarning
 from smtp_fixtures import SMTPTestServer
 
 
@@ -223,4 +223,4 @@ def test_new_names_are_exported() -> None:
     for name in ("asend_mail", "asend_mass_mail", "amail_admins", "amail_managers"):
         assert name in mailproviders.__all__
         assert getattr(mailproviders, name).__module__ == "mailproviders.asending"
-    assert smtplib  # the async SMTP path raises smtplib's exceptions (test_async_smtp.py)
+    assert smtplib  # the async SMTP path raises smtplib's exceptions (backends/smtp/test_aio.py)
