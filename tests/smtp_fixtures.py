@@ -12,6 +12,12 @@ Fixtures (all servers are :class:`SMTPTestServer`, stopped after the test):
 - ``fault_smtp_server``: a factory, ``fault_smtp_server(**faults)``, for servers that
   misbehave on purpose (see :func:`fault_smtp_server` for the knobs); it also builds any
   of the servers above with ``tls=``/``auth=``.
+- ``scripted_smtp_server``: a factory, ``scripted_smtp_server(script)``, for a plain
+  socket server whose every connection runs ``script(conn)`` (a
+  :class:`ScriptedConnection`): for replies no SMTP library would send (trickled
+  continuation lines, garbage, oversized lines, a hang-up before 354).
+- ``postfix_server``: a real Postfix (Debian package) on 127.0.0.1 with a small
+  ``smtpd_recipient_limit``, discarding every message (:class:`PostfixServer`).
 
 Typical use::
 
@@ -24,11 +30,20 @@ Typical use::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.message
 import email.policy
+import os
+import pwd
+import re
+import shutil
+import socket
 import ssl
+import subprocess
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +122,7 @@ class Faults:
     stall_at: Literal["MAIL", "DATA"] | None = None  # never answer this command
     stall_at_number: int | None = None  # stall only the Nth such command (None: every one)
     drop_at_quit: bool = False  # hang up on QUIT without the 221 reply
+    rcpt_limit: int | None = None  # 452 to RCPT once a transaction has this many
 
 
 @dataclass
@@ -192,6 +208,9 @@ class _Handler:
     ) -> str:
         if address in self.faults.refuse_rcpt:
             return f"550 5.1.1 <{address}>: mailbox unavailable"
+        limit = self.faults.rcpt_limit
+        if limit is not None and len(envelope.rcpt_tos) >= limit:
+            return "452 4.5.3 Error: too many recipients"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 OK"
@@ -322,6 +341,7 @@ def fault_smtp_server(tls_ca: TLSCertificates) -> Iterator[ServerFactory]:
         stall_at: Literal["MAIL", "DATA"] | None = None,
         stall_at_number: int | None = None,
         drop_at_quit: bool = False,
+        rcpt_limit: int | None = None,
         certificates: TLSCertificates | None = None,
         **kwargs: Any,
     ) -> SMTPTestServer:
@@ -333,6 +353,7 @@ def fault_smtp_server(tls_ca: TLSCertificates) -> Iterator[ServerFactory]:
             stall_at,
             stall_at_number,
             drop_at_quit,
+            rcpt_limit,
         )
         server = start_server(certificates or tls_ca, faults=faults, **kwargs)
         servers.append(server)
@@ -367,3 +388,242 @@ def smtp_ssl_server(fault_smtp_server: ServerFactory) -> SMTPTestServer:
 def smtp_auth_server(fault_smtp_server: ServerFactory) -> SMTPTestServer:
     """STARTTLS plus AUTH LOGIN/PLAIN for ``server.username``/``server.password``."""
     return fault_smtp_server(tls="starttls", auth=True)
+
+
+# --- scripted servers: raw sockets, for replies no SMTP library would send ---------------
+
+
+class ScriptedConnection:
+    """One client connection of a scripted server, with helpers for the script."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.file = sock.makefile("rb")
+
+    def reply(self, line: str | bytes) -> None:
+        """Send ``line`` and CRLF."""
+        data = line.encode() if isinstance(line, str) else line
+        self.sock.sendall(data + b"\r\n")
+
+    def command(self) -> bytes:
+        """The next command line, without its CRLF (``b""`` when the client hung up)."""
+        return self.file.readline(65536).rstrip(b"\r\n")
+
+    def until(self, verb: str, *, greeting: str = "220 scripted ready") -> bytes:
+        """Greet (unless ``greeting`` is empty), then answer every command with 250 (EHLO
+        offers SIZE and 8BITMIME) until the client sends ``verb``; return that command
+        line (``b""`` if the client hung up first)."""
+        if greeting:
+            self.reply(greeting)
+        while line := self.command():
+            if line.upper().startswith(verb.encode()):
+                return line
+            if line.upper().startswith(b"EHLO"):
+                self.reply("250-scripted\r\n250-SIZE 1000000000\r\n250 8BITMIME")
+            elif line.upper().startswith(b"QUIT"):
+                self.reply("221 bye")
+                return b""
+            else:
+                self.reply("250 ok")
+        return b""
+
+    def read_data(self) -> int:
+        """Read message data up to the lone dot, discarding it; return its size."""
+        size = 0
+        while (line := self.file.readline(65536)) not in (b".\r\n", b""):
+            size += len(line)
+        return size
+
+
+Script = Callable[[ScriptedConnection], None]
+
+
+@dataclass
+class ScriptedServer:
+    """A scripted server listening on ``host:port``."""
+
+    host: str
+    port: int
+    connections: int = 0
+
+    def options(self, **extra: Any) -> dict[str, Any]:
+        """OPTIONS reaching this server (plain SMTP), plus ``extra``."""
+        return {"host": self.host, "port": self.port, "timeout": 10.0, **extra}
+
+
+def _serve_scripted(
+    listener: socket.socket, server: ScriptedServer, script: Script, clients: list[socket.socket]
+) -> None:
+    def run(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # the client hung up: the script ends
+            script(ScriptedConnection(sock))
+        with contextlib.suppress(OSError):
+            sock.close()
+
+    while True:
+        try:
+            sock, _ = listener.accept()
+        except OSError:  # the listener was closed: the test is over
+            return
+        server.connections += 1
+        clients.append(sock)
+        threading.Thread(target=run, args=(sock,), daemon=True).start()
+
+
+@pytest.fixture
+def scripted_smtp_server() -> Iterator[Callable[[Script], ScriptedServer]]:
+    """Factory: ``scripted_smtp_server(script)`` listens on 127.0.0.1 and runs
+    ``script(conn)`` in a thread per connection; closed after the test."""
+    listeners: list[socket.socket] = []
+    clients: list[socket.socket] = []
+
+    def make(script: Script) -> ScriptedServer:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listeners.append(listener)
+        server = ScriptedServer("127.0.0.1", listener.getsockname()[1])
+        args = (listener, server, script, clients)
+        threading.Thread(target=_serve_scripted, args=args, daemon=True).start()
+        return server
+
+    try:
+        yield make
+    finally:
+        for sock in [*listeners, *clients]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+# --- a real Postfix ---------------------------------------------------------------------
+#
+# ``postfix_server`` writes a minimal main.cf/master.cf into a fresh directory (loopback
+# only, a free port, every message discarded, ``smtpd_recipient_limit`` small, queue,
+# data and log in that directory), starts it with ``postfix -c DIR start`` and stops it
+# after the test; scripts/test installs the Debian package when it is missing. The
+# directory comes from ``tempfile``, not ``tmp_path``: Postfix's daemons run as the
+# ``postfix`` user, who cannot enter pytest's private (0700) temporary root.
+
+POSTFIX_RECIPIENT_LIMIT = 5
+
+_MAIN_CF = """\
+compatibility_level = 3.6
+queue_directory = {root}/queue
+data_directory = {root}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mailproviders-test.localdomain
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+default_transport = discard
+relay_transport = discard
+local_transport = discard
+smtpd_recipient_limit = {limit}
+smtputf8_enable = yes
+maillog_file = {root}/maillog
+maillog_file_prefixes = {root}
+"""
+
+# service type private unpriv chroot wakeup maxproc command
+_MASTER_CF = """\
+127.0.0.1:{port} inet n - n - - smtpd
+pickup unix n - n 60 1 pickup
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+proxymap unix - - n - - proxymap
+smtp unix - - n - - smtp
+relay unix - - n - - smtp
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+postlog unix-dgram n - n - 1 postlogd
+"""
+
+_DELIVERED = re.compile(r"postfix/discard\[\d+\]: (\w+): to=<([^>]+)>.*status=sent")
+
+
+@dataclass
+class PostfixServer:
+    """A running Postfix: ``host``/``port`` of its smtpd, ``root`` its directory."""
+
+    root: Path
+    port: int
+    host: str = "127.0.0.1"
+    recipient_limit: int = POSTFIX_RECIPIENT_LIMIT
+
+    def options(self, **extra: Any) -> dict[str, Any]:
+        """OPTIONS reaching this server (plain SMTP), plus ``extra``."""
+        return {"host": self.host, "port": self.port, "timeout": 10.0, **extra}
+
+    def log(self) -> str:
+        path = self.root / "maillog"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def deliveries(self, expected: int, *, wait: float = 30.0) -> dict[str, set[str]]:
+        """Queue id -> recipients Postfix delivered (discarded), once ``expected``
+        recipients are logged (delivery is asynchronous) or ``wait`` seconds passed."""
+        end = time.monotonic() + wait
+        while True:
+            found: dict[str, set[str]] = {}
+            for queue_id, recipient in _DELIVERED.findall(self.log()):
+                found.setdefault(queue_id, set()).add(recipient)
+            if sum(map(len, found.values())) >= expected or time.monotonic() > end:
+                return found
+            time.sleep(0.05)
+
+
+def _postfix_command() -> str:
+    return shutil.which("postfix") or "/usr/sbin/postfix"  # root's PATH may lack sbin
+
+
+def _postfix(config: Path, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [_postfix_command(), "-c", str(config), command],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def postfix_server() -> Iterator[PostfixServer]:
+    """A Postfix started for this test (see the module docstring), stopped after it."""
+    assert Path(_postfix_command()).exists(), "postfix is not installed (scripts/test does it)"
+    assert os.geteuid() == 0, "postfix start needs root"
+    root = Path(tempfile.mkdtemp(prefix="mailproviders-postfix-"))
+    root.chmod(0o755)
+    for name in ("conf", "queue", "data"):
+        (root / name).mkdir()
+    owner = pwd.getpwnam("postfix")
+    os.chown(root / "data", owner.pw_uid, owner.pw_gid)
+    server = PostfixServer(root, _free_port())
+    (root / "conf" / "main.cf").write_text(
+        _MAIN_CF.format(root=root, limit=POSTFIX_RECIPIENT_LIMIT)
+    )
+    (root / "conf" / "master.cf").write_text(_MASTER_CF.format(port=server.port))
+    started = _postfix(root / "conf", "start")
+    try:
+        assert started.returncode == 0, f"postfix start failed:\n{server.log()}"
+        with socket.create_connection((server.host, server.port), timeout=10):
+            pass  # the master listens once start returns
+        yield server
+    finally:
+        _postfix(root / "conf", "stop")
+        shutil.rmtree(root, ignore_errors=True)

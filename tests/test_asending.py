@@ -161,7 +161,7 @@ def test_async_fail_silently(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="mailproviders"):
         assert asyncio.run(silent()) == [0, 0, 0]
     assert len(caplog.records) == 3
-    assert all(r.exc_info and r.exc_info[0] is ConnectionRefusedError for r in caplog.records)
+    assert all(type(r.exception) is ConnectionRefusedError for r in caplog.records)
 
 
 @pytest.mark.usefixtures("locmem")
@@ -224,3 +224,47 @@ def test_new_names_are_exported() -> None:
         assert name in mailproviders.__all__
         assert getattr(mailproviders, name).__module__ == "mailproviders.asending"
     assert smtplib  # the async SMTP path raises smtplib's exceptions (backends/smtp/test_aio.py)
+
+
+@pytest.mark.parametrize("fail_silently", [False, True])
+def test_async_argument_errors_come_before_any_provider(fail_silently: bool) -> None:
+    configure(EMAIL_PROVIDERS={}, ADMINS=["admin@x.org"])  # resolving would fail differently
+    with pytest.raises(TypeError, match='"recipient_list" argument must be a list or tuple'):
+        asyncio.run(asend_mail("s", "b", "a@x.org", "bob@x.org", fail_silently=fail_silently))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r'"recipient_list \(datatuple item 0\)" argument'):
+        asyncio.run(asend_mass_mail([("s", "b", None, "b@x.org")], fail_silently=fail_silently))  # type: ignore[list-item]
+    with pytest.raises(TypeError, match='"html_message" argument'):
+        asyncio.run(amail_admins("s", "b", html_message=42, fail_silently=fail_silently))  # type: ignore[arg-type]
+    message = EmailMessage("s", "b", "a@x.org", ["b@x.org"])
+    message.cc = [b"c@x.org"]  # type: ignore[list-item]
+    with pytest.raises(TypeError, match='"cc" argument must hold strings'):
+        asyncio.run(message.asend(fail_silently=fail_silently))
+
+
+def test_async_mass_mail_failure_in_the_third_batch_of_a_generator() -> None:
+    configure(EMAIL_PROVIDERS={"default": "locmem://"})
+    data = (
+        (f"m{n}" if n != 450 else "bad\nsubject", "b", "a@x.org", ["b@x.org"]) for n in range(600)
+    )
+    with pytest.raises(ValueError, match="Subject") as info:
+        asyncio.run(asend_mass_mail(data))
+    assert info.value.sent_count == 450  # type: ignore[attr-defined]
+    assert [m.subject for m in info.value.sent_messages] == [f"m{n}" for n in range(400, 450)]  # type: ignore[attr-defined]
+    assert len(outbox) == 450
+
+
+class Exploding(BaseEmailBackend):
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
+        raise RuntimeError("backend exploded")
+
+
+@pytest.mark.parametrize("function", [amail_admins, amail_managers])
+def test_async_mail_admins_and_managers_raise_by_default(function: object) -> None:
+    configure(
+        EMAIL_PROVIDERS={"default": {"BACKEND": f"{__name__}.Exploding"}},
+        ADMINS=["admin@x.org"],
+        MANAGERS=["boss@x.org"],
+    )
+    with pytest.raises(RuntimeError, match="exploded"):
+        asyncio.run(function("s", "b"))  # type: ignore[operator]
+    assert asyncio.run(function("s", "b", fail_silently=True)) == 0  # type: ignore[operator]

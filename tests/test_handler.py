@@ -236,7 +236,7 @@ def test_configure_in_code_beats_environment(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_repr_lists_aliases_and_never_secrets() -> None:
-    configure(EMAIL_PROVIDERS={"default": "smtp://user:s3cr3t-pw@mail.example.com:25"})
+    configure(EMAIL_PROVIDERS={"default": "smtp+starttls://user:s3cr3t-pw@mail.example.com:587"})
     assert "default" in repr(providers)
     assert "s3cr3t-pw" not in repr(providers)
     assert "s3cr3t-pw" not in repr(providers.default)

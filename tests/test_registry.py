@@ -97,6 +97,7 @@ def test_every_dsn_scheme_parses_to_its_backend(tmp_path: object) -> None:
         "directory": "{scheme}:///var/mail",
         "aliases": "{scheme}://a,b",
         "bare": "{scheme}://",
+        "api": "{scheme}://KEY@default",
     }
     for row in BUILTINS:
         for scheme, implied in row.schemes.items():

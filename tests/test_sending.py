@@ -167,9 +167,10 @@ def test_header_injection_silenced_and_logged(
         assert _send_injected(fail_silently=True) == 0
     (record,) = [r for r in caplog.records if r.name == "mailproviders"]
     assert record.levelno == logging.WARNING
-    assert record.exc_info is not None
-    assert isinstance(record.exc_info[1], ValueError)
+    assert record.exc_info is None  # one line: the traceback goes to DEBUG
+    assert isinstance(record.exception, ValueError)
     assert "'default'" in record.getMessage()
+    assert "ValueError: Header 'Subject' must not contain line breaks" in record.getMessage()
     assert outbox == []
     with pytest.raises(ValueError, match=r"(?i)subject"):
         _send_injected(fail_silently=False)
@@ -184,7 +185,7 @@ def test_connection_refused_silenced_and_raised(caplog: pytest.LogCaptureFixture
     )
     with caplog.at_level(logging.WARNING, logger="mailproviders"):
         assert send_mail("s", "b", "a@example.com", ["b@example.com"], fail_silently=True) == 0
-    assert any(isinstance(r.exc_info and r.exc_info[1], OSError) for r in caplog.records)
+    assert any(isinstance(getattr(r, "exception", None), OSError) for r in caplog.records)
     with pytest.raises(ConnectionRefusedError) as info:
         send_mail("s", "b", "a@example.com", ["b@example.com"])
     assert info.value.sent_count == 0  # type: ignore[attr-defined]
@@ -327,3 +328,289 @@ def test_defaults_message_partial_failure_reports_caller_objects(fault_smtp_serv
     assert set(message.refused_recipients) == {"no@example.com"}
     assert message.refused_recipients["no@example.com"][0] == 550
     assert message.from_email is None
+
+
+# -- argument errors: raised before any provider is touched, never silenced ----------------
+
+
+@pytest.mark.parametrize("fail_silently", [False, True])
+@pytest.mark.parametrize(
+    ("arguments", "named", "problem"),
+    [
+        ({"recipient_list": "bob@x.org"}, "recipient_list", "must be a list or tuple, not a"),
+        ({"recipient_list": [b"bob@x.org"]}, "recipient_list", "item 0 is bytes"),
+        ({"recipient_list": {"bob@x.org"}}, "recipient_list", "not set"),
+        ({"recipient_list": [["bob@x.org"]]}, "recipient_list", "item 0 is list"),
+        ({"message": b"hi"}, "message", "must be a string or None, not bytes"),
+        ({"html_message": 42}, "html_message", "must be a string or None, not int"),
+        ({"from_email": b"a@x.org"}, "from_email", "must be a string or None"),
+        ({"subject": 3}, "subject", "must be a string or None"),
+    ],
+)
+def test_send_mail_argument_errors_come_before_any_provider(
+    arguments: dict[str, Any], named: str, problem: str, fail_silently: bool
+) -> None:
+    # No provider at all: resolving one would raise EmailProviderDoesNotExist instead.
+    configure(EMAIL_PROVIDERS={})
+    call: dict[str, Any] = {
+        "subject": "s",
+        "message": "b",
+        "from_email": "a@x.org",
+        "recipient_list": ["b@x.org"],
+        **arguments,
+    }
+    with pytest.raises(TypeError, match=f'"{named}" argument.* {problem}'):
+        send_mail(**call, fail_silently=fail_silently)
+    data = [(call["subject"], call["message"], call["from_email"], call["recipient_list"])]
+    if named != "html_message":
+        with pytest.raises(TypeError, match=f'"{named} \\(datatuple item 0\\)" argument'):
+            send_mass_mail(data, fail_silently=fail_silently)
+
+
+@pytest.mark.parametrize("fail_silently", [False, True])
+def test_mass_mail_sequence_is_checked_whole_before_any_provider(fail_silently: bool) -> None:
+    configure(EMAIL_PROVIDERS={})
+    good = ("s", "b", "a@x.org", ["b@x.org"])
+    with pytest.raises(TypeError, match=r'"recipient_list \(datatuple item 2\)" argument'):
+        send_mass_mail([good, good, ("s", "b", None, "c@x.org")], fail_silently=fail_silently)
+    with pytest.raises(TypeError, match=r'"datatuple" argument .* item 1 is tuple'):
+        send_mass_mail([good, ("s", "b", ["b@x.org"])], fail_silently=fail_silently)
+
+
+@pytest.mark.parametrize("fail_silently", [False, True])
+def test_mail_admins_argument_errors(fail_silently: bool) -> None:
+    configure(EMAIL_PROVIDERS={}, ADMINS=["admin@x.org"], MANAGERS=["boss@x.org"])
+    with pytest.raises(TypeError, match='"subject" argument'):
+        mail_admins(b"disk full", "b", fail_silently=fail_silently)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match='"message" argument'):
+        mail_managers("s", b"b", fail_silently=fail_silently)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match='"html_message" argument'):
+        mail_admins("s", "b", html_message=42, fail_silently=fail_silently)  # type: ignore[arg-type]
+
+
+def test_message_changed_after_init_is_checked_before_any_provider() -> None:
+    configure(EMAIL_PROVIDERS={})
+    message = EmailMessage("s", "b", "a@x.org", ["b@x.org"])
+    message.to = "bob@x.org"  # type: ignore[assignment]
+    with pytest.raises(TypeError, match='"to" argument must be a list or tuple'):
+        message.send(fail_silently=True)
+    message.to = ["b@x.org"]
+    message.attachments.append(("self", message, "message/rfc822"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match='"content" argument is the message itself'):
+        message.send(fail_silently=True)
+
+
+def test_argument_error_in_a_generator_is_not_silenced() -> None:
+    configure(EMAIL_PROVIDERS={"default": "locmem://"})
+
+    def data() -> Iterator[tuple[str, str, str, Any]]:
+        for n in range(250):
+            yield (f"m{n}", "b", "a@x.org", ["b@x.org"] if n != 230 else "b@x.org")
+
+    with pytest.raises(TypeError, match=r"datatuple item 230") as info:
+        send_mass_mail(data(), fail_silently=True)
+    assert info.value.sent_count == 200  # type: ignore[attr-defined]
+    assert len(outbox) == 200
+
+
+# -- the fail_silently log -------------------------------------------------------------------
+
+
+def test_silenced_failure_logs_one_warning_line_and_the_traceback_at_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configure(EMAIL_PROVIDERS={"default": {"BACKEND": EXPLODING}})
+    with caplog.at_level(logging.DEBUG, logger="mailproviders"):
+        assert send_mail("s", "b", "a@x.org", ["b@x.org"], fail_silently=True) == 0
+    warning, debug = [r for r in caplog.records if r.name == "mailproviders"]
+    assert warning.levelno == logging.WARNING
+    line = logging.Formatter("%(levelname)s %(message)s").format(warning)
+    assert line == (
+        "WARNING sending through provider 'default' failed (fail_silently=True), "
+        "0 message(s) accepted: RuntimeError: backend exploded"
+    )
+    assert isinstance(warning.exception, RuntimeError)
+    assert debug.levelno == logging.DEBUG
+    assert debug.exc_info is not None and debug.exc_info[1] is warning.exception
+    assert "Traceback" in logging.Formatter().format(debug)
+
+
+# -- send_mass_mail across batch boundaries ---------------------------------------------------
+
+
+@pytest.mark.parametrize("failing", [250, 450])  # in the second batch, in the third
+@pytest.mark.parametrize("kind", ["list", "generator"])
+def test_mass_mail_failure_past_a_batch_boundary(failing: int, kind: str) -> None:
+    from mailproviders.sendplan import MASS_MAIL_BATCH
+
+    assert MASS_MAIL_BATCH == 200
+    configure(EMAIL_PROVIDERS={"default": "locmem://"})
+    subjects = [f"m{n}" if n != failing else "bad\nsubject" for n in range(600)]
+
+    def data() -> Any:
+        tuples = ((subject, "b", "a@x.org", ["b@x.org"]) for subject in subjects)
+        return list(tuples) if kind == "list" else tuples
+
+    with pytest.raises(ValueError, match="Subject") as info:
+        send_mass_mail(data())
+    assert info.value.sent_count == failing  # type: ignore[attr-defined]
+    sent = [m.subject for m in sent_messages_of(info.value)]
+    # A sequence lists every accepted message; an iterator those of the failing batch.
+    first = 0 if kind == "list" else failing // MASS_MAIL_BATCH * MASS_MAIL_BATCH
+    assert sent == subjects[first:failing]
+    assert [m.subject for m in outbox] == subjects[:failing]
+    assert {(m.from_email, m.body) for m in outbox} == {("a@x.org", "b")}
+    outbox.clear()
+    assert send_mass_mail(data(), fail_silently=True) == failing
+    assert len(outbox) == failing
+
+
+# -- a failing send through a provider with DEFAULTS -----------------------------------------
+
+
+class AcceptsThenFailsBackend(BaseEmailBackend):
+    """Accepts every message, then fails (as a relay that hangs up after its reply)."""
+
+    def send_messages(self, messages: Any) -> int:
+        accepted = list(messages)
+        error = ConnectionError("hung up after accepting")
+        from mailproviders.exceptions import record_sent
+
+        record_sent(error, accepted)
+        raise error
+
+
+@pytest.mark.parametrize(
+    ("backend", "accepted"), [(EXPLODING, 0), (f"{__name__}.AcceptsThenFailsBackend", 1)]
+)
+def test_failing_send_through_a_provider_with_defaults(backend: str, accepted: int) -> None:
+    defaults = {"from_email": "d@x.org", "reply_to": ["r@x.org"]}
+    configure(EMAIL_PROVIDERS={"default": {"BACKEND": backend, "DEFAULTS": defaults}})
+    message = EmailMessage("s", "b", None, ["b@x.org"])
+    with pytest.raises((RuntimeError, ConnectionError)) as info:
+        message.send()
+    assert info.value.sent_count == accepted  # type: ignore[attr-defined]
+    sent = sent_messages_of(info.value)
+    assert len(sent) == accepted
+    assert all(m is message for m in sent)  # the caller's object, not the filled-in copy
+    assert message.from_email is None and message.reply_to == []
+    assert message.send(fail_silently=True) == accepted
+
+
+# -- mail_admins/mail_managers do not silence by default ----------------------------------------
+
+
+@pytest.mark.parametrize("function", [mail_admins, mail_managers])
+def test_mail_admins_and_managers_raise_by_default(function: Any) -> None:
+    configure(
+        EMAIL_PROVIDERS={"default": {"BACKEND": EXPLODING}},
+        ADMINS=["admin@x.org"],
+        MANAGERS=["boss@x.org"],
+    )
+    with pytest.raises(RuntimeError, match="exploded") as info:
+        function("s", "b")
+    assert info.value.sent_count == 0  # type: ignore[attr-defined]
+    assert function("s", "b", fail_silently=True) == 0
+
+
+# -- what the plan fills in, and what it hands over -------------------------------------------
+
+
+def test_process_defaults_fill_what_messages_leave_open() -> None:
+    configure(
+        EMAIL_PROVIDERS={"default": "locmem://"},
+        DEFAULT_FROM_EMAIL="site@x.org",
+        EMAIL_USE_LOCALTIME=True,
+        ADMINS=["admin@x.org"],
+        SERVER_EMAIL="server@x.org",
+    )
+    assert send_mail("s", "body", None, ["b@x.org"], html_message="<p>body</p>") == 1
+    assert send_mass_mail([("s", "mass body", None, ["b@x.org"])]) == 1
+    assert mail_admins("s", "admin body", html_message="<p>admin</p>") == 1
+    own = EmailMessage("s", "b", None, ["b@x.org"])
+    own.use_localtime = False
+    assert own.send() == 1
+    sent, mass, admin, copy = outbox
+    assert (sent.from_email, sent.body, sent.use_localtime) == ("site@x.org", "body", True)
+    assert sent.alternatives == [("<p>body</p>", "text/html")]  # type: ignore[attr-defined]
+    assert (mass.from_email, mass.body, mass.use_localtime) == ("site@x.org", "mass body", True)
+    assert (admin.from_email, admin.body, admin.to) == (
+        "server@x.org",
+        "admin body",
+        ["admin@x.org"],
+    )
+    assert admin.alternatives == [("<p>admin</p>", "text/html")]  # type: ignore[attr-defined]
+    assert (copy.from_email, copy.use_localtime) == ("site@x.org", False)
+
+
+def test_silenced_failure_log_names_the_alias_and_cuts_a_long_message_to_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configure(EMAIL_PROVIDERS={"default": "locmem://", "other": {"BACKEND": EXPLODING}})
+    message = EmailMessage("s", "b", "a@x.org", ["b@x.org"])
+    long_value = "x" * 400 + "\nsecond line"
+    with caplog.at_level(logging.DEBUG, logger="mailproviders"):
+        assert message.send(fail_silently=True, using="other") == 0
+        message.extra_headers["X-Long"] = long_value  # refused: a line break
+        assert message.send(fail_silently=True) == 0
+    first, first_debug, second, _ = caplog.records
+    assert "provider 'other'" in first.getMessage()
+    assert first_debug.getMessage() == "traceback of the failure silenced above"
+    text = second.getMessage()
+    assert "\n" not in text and "second line" not in text
+    summary = text.split("accepted: ", 1)[1]
+    assert len(summary) == len("ValueError: ") + 300 + len("...")
+    assert summary.endswith("x...")
+
+
+@pytest.mark.parametrize(
+    ("error", "logged"),
+    [
+        (ConnectionResetError(), "ConnectionResetError"),
+        (RuntimeError("first line\nsecond line"), "RuntimeError: first line"),
+    ],
+)
+def test_silenced_failure_logs_the_first_line_of_the_exception(
+    error: Exception, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    configure(EMAIL_PROVIDERS={"default": {"BACKEND": f"{__name__}.RaisingBackend"}})
+    RaisingBackend.error = error
+    with caplog.at_level(logging.WARNING, logger="mailproviders"):
+        assert send_mail("s", "b", "a@x.org", ["b@x.org"], fail_silently=True) == 0
+    (record,) = caplog.records
+    assert record.getMessage().endswith(f"0 message(s) accepted: {logged}")
+
+
+class RaisingBackend(BaseEmailBackend):
+    """Fails with the exception set on the class."""
+
+    error: Exception = RuntimeError()
+
+    def send_messages(self, messages: Any) -> int:
+        raise self.error
+
+
+def test_mail_admins_and_managers_use_the_named_provider() -> None:
+    configure(
+        EMAIL_PROVIDERS={"default": {"BACKEND": EXPLODING}, "staff": "locmem://"},
+        ADMINS=["admin@x.org"],
+        MANAGERS=["boss@x.org"],
+    )
+    assert mail_admins("Disk", "a", html_message="<p>a</p>", using="staff") == 1
+    assert mail_managers("Weekly", "m", html_message="<p>m</p>", using="staff") == 1
+    admin, manager = outbox
+    assert (admin.sent_using, admin.subject, admin.to) == (
+        "staff",
+        "[mailproviders] Disk",
+        ["admin@x.org"],
+    )
+    assert (manager.sent_using, manager.subject) == ("staff", "[mailproviders] Weekly")
+    assert manager.alternatives == [("<p>m</p>", "text/html")]  # type: ignore[attr-defined]
+
+
+def test_send_email_message_raises_by_default() -> None:
+    from mailproviders.sending import send_email_message
+
+    configure(EMAIL_PROVIDERS={"default": {"BACKEND": EXPLODING}})
+    with pytest.raises(RuntimeError, match="exploded"):
+        send_email_message(EmailMessage("s", "b", "a@x.org", ["b@x.org"]))

@@ -19,6 +19,7 @@ from mailproviders.sendplan import (
     batches,
     build_mail,
     built_plan,
+    check_message,
     mass_plan,
     message_plan,
     on_failure,
@@ -54,6 +55,7 @@ async def asend_email_message(
     message: EmailMessage, *, fail_silently: bool = False, using: str | None = None
 ) -> int:
     """Implementation of :meth:`EmailMessage.asend`: ``send_email_message``, awaited."""
+    check_message(message)
     if not message.recipients():
         return 0
     plan = message_plan(message, using, fail_silently)
@@ -89,12 +91,12 @@ async def asend_mail(
 async def _asend_in_batches(plan: Plan, *, keep: bool) -> int:
     tally = Tally(keep=keep)
     async with plan.backend as backend:
-        for batch in batches(plan.messages):
-            try:
+        try:  # around building the batches too: a bad datatuple item fails there
+            for batch in batches(plan.messages):
                 tally.add(batch, await backend.asend_messages(batch))
-            except Exception as exc:
-                tally.failed(exc)
-                raise
+        except Exception as exc:
+            tally.failed(exc)
+            raise
     return tally.total
 
 

@@ -118,12 +118,16 @@ class EmailProviderDoesNotExist(InvalidEmailProvider, KeyError):
         known = sorted(configured)
         if known:
             hint = "configured aliases: " + ", ".join(repr(name) for name in known)
+            close = _closest(alias, known)
+            if close is not None:
+                hint = f"did you mean {close!r}? ({hint})"
         else:
             hint = "no email provider is configured at all"
         text = (
             f"{hint}. Configure it, e.g. with the environment variable "
-            f"EMAIL_PROVIDERS__{alias}=console:// (or smtp://user:password@host:587), or in "
-            f"code: mailproviders.configure(EMAIL_PROVIDERS={{{alias!r}: 'console://'}})"
+            f"EMAIL_PROVIDERS__{alias}=console:// (or "
+            f"smtp+starttls://user:password@host:587), or in code: "
+            f"mailproviders.configure(EMAIL_PROVIDERS={{{alias!r}: 'console://'}})"
         )
         super().__init__(
             errors=[ConfigProblem(alias, None, f"no email provider named {alias!r}; {text}")],
@@ -133,6 +137,18 @@ class EmailProviderDoesNotExist(InvalidEmailProvider, KeyError):
     def __str__(self) -> str:
         # KeyError.__str__ would repr() the message; keep it readable.
         return str(self.args[0])
+
+
+def _closest(alias: str, known: list[str]) -> str | None:
+    """The configured alias ``alias`` was probably meant as: same letters in another
+    case first, else a close spelling."""
+    same = [name for name in known if name.casefold() == alias.casefold()]
+    if same:
+        return same[0]
+    import difflib  # only on this error path
+
+    close = difflib.get_close_matches(alias, known, n=1)
+    return close[0] if close else None
 
 
 def record_sent(

@@ -18,6 +18,13 @@ from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from mailproviders.backends.base import BaseEmailBackend
+from mailproviders.config.api_options import (
+    MailgunOptions,
+    PostmarkOptions,
+    ResendOptions,
+    SendGridOptions,
+    SESOptions,
+)
 from mailproviders.config.options import (
     BuiltinOptions,
     CompositeOptions,
@@ -42,8 +49,9 @@ __all__ = [
 _PREFIX: Final = "mailproviders.backends."
 
 #: How a DSN of the backend is written: ``server`` (user:password@host:port),
-#: ``directory`` (file:///path), ``aliases`` (failover://a,b) or ``bare`` (console://).
-DsnForm = Literal["server", "directory", "aliases", "bare"]
+#: ``directory`` (file:///path), ``aliases`` (failover://a,b), ``bare`` (console://) or
+#: ``api`` (postmark+api://KEY@default: key(s) as user and password, ``default`` or a host).
+DsnForm = Literal["server", "directory", "aliases", "bare", "api"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,8 @@ class BuiltinBackend:
     options_optional: bool = True
     #: whether it sends through other providers (``using``)
     composite: bool = False
+    #: ``api`` DSNs: the options the user and the password part fill, in order
+    dsn_userinfo: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -130,6 +140,55 @@ BUILTINS: Final[tuple[BuiltinBackend, ...]] = (
         schemes={"roundrobin": {}},
         options_optional=False,
         composite=True,
+    ),
+    BuiltinBackend(
+        names=("ses",),
+        path=_PREFIX + "http.ses.EmailBackend",
+        options=SESOptions,
+        typed_dict="SESOptionsDict",
+        dsn_form="api",
+        schemes={"ses+api": {}},
+        dsn_userinfo=("access_key_id", "secret_access_key"),
+    ),
+    BuiltinBackend(
+        names=("mailgun",),
+        path=_PREFIX + "http.mailgun.EmailBackend",
+        options=MailgunOptions,
+        typed_dict="MailgunOptionsDict",
+        dsn_form="api",
+        schemes={"mailgun+api": {}},
+        options_optional=False,
+        dsn_userinfo=("api_key", "domain"),
+    ),
+    BuiltinBackend(
+        names=("postmark",),
+        path=_PREFIX + "http.postmark.EmailBackend",
+        options=PostmarkOptions,
+        typed_dict="PostmarkOptionsDict",
+        dsn_form="api",
+        schemes={"postmark+api": {}},
+        options_optional=False,
+        dsn_userinfo=("server_token",),
+    ),
+    BuiltinBackend(
+        names=("sendgrid",),
+        path=_PREFIX + "http.sendgrid.EmailBackend",
+        options=SendGridOptions,
+        typed_dict="SendGridOptionsDict",
+        dsn_form="api",
+        schemes={"sendgrid+api": {}},
+        options_optional=False,
+        dsn_userinfo=("api_key",),
+    ),
+    BuiltinBackend(
+        names=("resend",),
+        path=_PREFIX + "http.resend.EmailBackend",
+        options=ResendOptions,
+        typed_dict="ResendOptionsDict",
+        dsn_form="api",
+        schemes={"resend+api": {}},
+        options_optional=False,
+        dsn_userinfo=("api_key",),
     ),
 )
 

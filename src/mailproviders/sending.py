@@ -17,6 +17,7 @@ from mailproviders.sendplan import (
     batches,
     build_mail,
     built_plan,
+    check_message,
     mass_plan,
     message_plan,
     on_failure,
@@ -53,6 +54,7 @@ def send_email_message(
     DEFAULTS are applied to a copy: the caller's object is not changed, except that
     ``refused_recipients`` is set on it.
     """
+    check_message(message)
     if not message.recipients():
         return 0
     plan = message_plan(message, using, fail_silently)
@@ -99,12 +101,12 @@ def _send_in_batches(plan: Plan, *, keep: bool) -> int:
     """Send ``plan``'s messages over one open connection, ``MASS_MAIL_BATCH`` at a time."""
     tally = Tally(keep=keep)
     with plan.backend as backend:
-        for batch in batches(plan.messages):
-            try:
+        try:  # around building the batches too: a bad datatuple item fails there
+            for batch in batches(plan.messages):
                 tally.add(batch, backend.send_messages(batch))
-            except Exception as exc:
-                tally.failed(exc)
-                raise
+        except Exception as exc:
+            tally.failed(exc)
+            raise
     return tally.total
 
 

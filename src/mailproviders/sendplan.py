@@ -8,8 +8,10 @@ read no settings. ``connection=`` and ``auth_user``/``auth_password`` are older 
 conventions, resolved by the compatibility layer (``_hooks.compat``).
 
 :func:`on_failure` is the ``fail_silently`` rule: any exception raised while sending is,
-when asked for, logged on the ``mailproviders`` logger (WARNING, with traceback) and the
-call returns how many messages were really accepted.
+when asked for, logged on the ``mailproviders`` logger (one WARNING line, the traceback at
+DEBUG) and the call returns how many messages were really accepted. Wrong arguments
+(:mod:`mailproviders.message.arguments`) are bugs of the caller, not send failures: they
+raise before any provider is touched, and are never silenced.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from mailproviders import _hooks
 from mailproviders.exceptions import record_sent, sent_messages_of
 from mailproviders.handler import DEFAULT_PROVIDER_ALIAS, providers
-from mailproviders.message import EmailMessage, EmailMultiAlternatives
+from mailproviders.message import EmailMessage, EmailMultiAlternatives, arguments
 
 if TYPE_CHECKING:
     from mailproviders.backends.base import BaseEmailBackend
@@ -38,6 +40,7 @@ __all__ = [
     "batches",
     "build_mail",
     "built_plan",
+    "check_message",
     "mass_plan",
     "message_plan",
     "on_failure",
@@ -109,31 +112,55 @@ def _fill_for(alias: str | None) -> _Fill:
     return _Fill(settings.DEFAULT_FROM_EMAIL, settings.EMAIL_USE_LOCALTIME, defaults)
 
 
+_ARGUMENT_ERRORS = (arguments.ArgumentTypeError, arguments.ArgumentValueError)
+_SUMMARY_LENGTH = 300
+
+
 def on_failure(exc: Exception, *, alias: str | None, fail_silently: bool) -> int:
     """The ``fail_silently`` rule, for the sync and async paths alike: re-raise ``exc``
-    unless silenced; else log it (WARNING, traceback) and return its ``sent_count``."""
+    unless silenced (an argument error always); else log one WARNING line (the exception
+    on the record as ``exception``), the traceback at DEBUG, and return its
+    ``sent_count``."""
     if not hasattr(exc, "sent_count"):
         record_sent(exc, [])
-    if not fail_silently:
+    if not fail_silently or isinstance(exc, _ARGUMENT_ERRORS):
         raise exc
     sent_count: int = exc.sent_count  # type: ignore[attr-defined]
+    summary = next(iter(str(exc).splitlines()), "")
+    if len(summary) > _SUMMARY_LENGTH:
+        summary = summary[:_SUMMARY_LENGTH] + "..."
     logger.warning(
-        "sending through provider %r failed (fail_silently=True); %d message(s) accepted",
+        "sending through provider %r failed (fail_silently=True), %d message(s) accepted: %s",
         alias,
         sent_count,
-        exc_info=exc,
+        f"{type(exc).__name__}: {summary}" if summary else type(exc).__name__,
+        extra={"exception": exc},
     )
+    logger.debug("traceback of the failure silenced above", exc_info=exc)
     return sent_count
+
+
+def check_message(message: EmailMessage) -> None:
+    """``message``'s arguments as they are now (see :mod:`mailproviders.message.arguments`).
+
+    Raises:
+        TypeError, ValueError: naming the argument; never silenced.
+    """
+    arguments.check_message(message, EmailMessage)
 
 
 def message_plan(message: EmailMessage, using: str | None, fail_silently: bool) -> Plan:
     """The plan of ``message.send()``: the message handed over is a copy with what it
     leaves open filled in, so the caller's object is not changed."""
+    check_message(message)
     backend, alias, silenced = _target(using, message.connection, (None, None), fail_silently)
     outgoing = copy.copy(message)
     outgoing.extra_headers = dict(message.extra_headers)
     _fill_for(alias).apply(outgoing)
     return Plan(backend, alias, [outgoing], silenced)
+
+
+_REPORTED = ("provider_message_id",)  #: set by backends on sent messages; copied back
 
 
 @contextlib.contextmanager
@@ -148,6 +175,9 @@ def reported_on(message: EmailMessage, outgoing: EmailMessage) -> Iterator[None]
     finally:
         if outgoing is not message:
             message.refused_recipients = outgoing.refused_recipients
+            for name in _REPORTED:
+                if name in vars(outgoing):
+                    setattr(message, name, getattr(outgoing, name))
 
 
 def built_plan(
@@ -176,15 +206,23 @@ def build_mail(
     recipients: Sequence[str],
     html_message: str | None,
 ) -> EmailMultiAlternatives:
-    mail = EmailMultiAlternatives(subject, body, from_email, list(recipients))
+    """The message of send_mail/mail_admins.
+
+    Raises:
+        TypeError: an argument of the wrong type (a bare string as ``recipient_list``...),
+            naming it.
+    """
+    to = arguments.send_mail_arguments(subject, body, from_email, recipients, html_message)
+    mail = EmailMultiAlternatives(subject, body, from_email, to)
     if html_message is not None:
         mail.attach_alternative(html_message, "text/html")
     return mail
 
 
 def mass_messages(datatuple: Iterable[DatatupleType]) -> Iterator[EmailMessage]:
-    """The messages of ``send_mass_mail``'s tuples, built one at a time."""
-    for subject, body, sender, recipients in datatuple:
+    """The messages of ``send_mass_mail``'s tuples, built (and checked) one at a time."""
+    for index, item in enumerate(datatuple):
+        subject, body, sender, recipients = arguments.datatuple_item(index, item)
         yield EmailMessage(subject, body, sender, recipients)
 
 
@@ -225,7 +263,12 @@ def mass_plan(
     using: str | None,
 ) -> tuple[Plan, bool]:
     """The plan of ``send_mass_mail``, and whether accepted messages are listed on failure
-    (for a sequence; an iterator may be too long to keep)."""
+    (for a sequence; an iterator may be too long to keep). A sequence is checked whole
+    first, before any provider is touched; an iterator item by item as it is consumed."""
+    keep = isinstance(datatuple, Sequence)
+    if keep:
+        for index, item in enumerate(datatuple):
+            arguments.datatuple_item(index, item)
     plan = built_plan(
         mass_messages(datatuple),
         using=using,
@@ -233,7 +276,7 @@ def mass_plan(
         connection=connection,
         auth=auth,
     )
-    return plan, isinstance(datatuple, Sequence)
+    return plan, keep
 
 
 def staff_plan(  # noqa: PLR0917 - the six arguments of mail_admins, in order
@@ -247,6 +290,7 @@ def staff_plan(  # noqa: PLR0917 - the six arguments of mail_admins, in order
 ) -> Plan | None:
     """What mail_admins/mail_managers send to the addresses of ``setting`` (``ADMINS`` or
     ``MANAGERS``), or ``None`` (no provider resolved) when there are none."""
+    arguments.send_mail_arguments(subject, message, None, [], html_message)
     settings = providers.settings
     recipients: list[str] = getattr(settings, setting)
     if not recipients:

@@ -33,6 +33,14 @@ from typing import (
 
 from pydantic import SecretStr
 
+from mailproviders.config.api_options import (
+    MailgunOptionsDict,
+    PostmarkOptionsDict,
+    ResendOptionsDict,
+    SendGridOptionsDict,
+    SESOptionsDict,
+)
+
 if TYPE_CHECKING:
     from mailproviders.backends.base import BaseEmailBackend
 
@@ -47,12 +55,22 @@ __all__ = [
     "FileOptionsDict",
     "FileProviderDict",
     "LocmemProviderDict",
+    "MailgunOptionsDict",
+    "MailgunProviderDict",
     "NoOptionsDict",
+    "PostmarkOptionsDict",
+    "PostmarkProviderDict",
     "ProviderDefaultsDict",
     "ProviderDict",
+    "ResendOptionsDict",
+    "ResendProviderDict",
     "RoundRobinProviderDict",
+    "SESOptionsDict",
+    "SESProviderDict",
     "SMTPOptionsDict",
     "SMTPProviderDict",
+    "SendGridOptionsDict",
+    "SendGridProviderDict",
     "provider",
 ]
 
@@ -82,6 +100,7 @@ class SMTPOptionsDict(TypedDict, total=False):
     ssl_certfile: _Path | None
     ssl_keyfile: _Path | None
     ssl_cafile: _Path | None
+    allow_plaintext_auth: bool
     fail_silently: bool
 
 
@@ -168,6 +187,46 @@ class RoundRobinProviderDict(TypedDict):
     DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
+class SESProviderDict(TypedDict):
+    """An Amazon SES provider (SES v2 API through boto3)."""
+
+    BACKEND: Literal["ses", "mailproviders.backends.http.ses.EmailBackend"]
+    OPTIONS: NotRequired[SESOptionsDict]
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
+class MailgunProviderDict(TypedDict):
+    """A Mailgun provider."""
+
+    BACKEND: Literal["mailgun", "mailproviders.backends.http.mailgun.EmailBackend"]
+    OPTIONS: MailgunOptionsDict
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
+class PostmarkProviderDict(TypedDict):
+    """A Postmark provider."""
+
+    BACKEND: Literal["postmark", "mailproviders.backends.http.postmark.EmailBackend"]
+    OPTIONS: PostmarkOptionsDict
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
+class SendGridProviderDict(TypedDict):
+    """A SendGrid provider."""
+
+    BACKEND: Literal["sendgrid", "mailproviders.backends.http.sendgrid.EmailBackend"]
+    OPTIONS: SendGridOptionsDict
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
+class ResendProviderDict(TypedDict):
+    """A Resend provider."""
+
+    BACKEND: Literal["resend", "mailproviders.backends.http.resend.EmailBackend"]
+    OPTIONS: ResendOptionsDict
+    DEFAULTS: NotRequired[ProviderDefaultsDict]
+
+
 class CustomProviderDict(TypedDict):
     """A provider of any backend class, as returned by :func:`provider`."""
 
@@ -185,6 +244,11 @@ ProviderDict: TypeAlias = (
     | DummyProviderDict
     | FailoverProviderDict
     | RoundRobinProviderDict
+    | SESProviderDict
+    | MailgunProviderDict
+    | PostmarkProviderDict
+    | SendGridProviderDict
+    | ResendProviderDict
     | CustomProviderDict
 )
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -22,7 +23,15 @@ from mailproviders.handler import configure, providers
 from mailproviders.legacy import MailProvidersDeprecationWarning
 from mailproviders.sending import send_mail
 from mailproviders.testing import override_providers
-from smtp_fixtures import ServerFactory, TLSCertificates, make_certificates
+from smtp_fixtures import (
+    Faults,
+    ServerFactory,
+    SMTPTestServer,
+    TLSCertificates,
+    _Controller,
+    _Handler,
+    make_certificates,
+)
 
 ALL = ["m-1", "m-2", "m-3"]
 
@@ -363,3 +372,134 @@ def test_schema_accepts_composites() -> None:
     assert defs["FailoverProvider"]["properties"]["BACKEND"]["enum"][0] == "failover"
     assert "roundrobin" in defs["ProviderDSN"]["pattern"]
     assert defs["CompositeOptions"]["required"] == ["using"]
+
+
+# --- member connections are closed; transient RCPT; ambiguous then permanent -----------
+
+
+class Tracked(SMTPBackend):
+    """The SMTP backend, noting each open() and close() (a real connection behind it)."""
+
+    events: ClassVar[list[tuple[str, str | None]]] = []
+
+    def open(self) -> None:
+        Tracked.events.append(("open", self.alias))
+        super().open()
+
+    def close(self) -> None:
+        Tracked.events.append(("close", self.alias))
+        super().close()
+        assert self.connection is None
+
+
+@pytest.fixture
+def tracked() -> Iterator[list[tuple[str, str | None]]]:
+    Tracked.events.clear()
+    yield Tracked.events
+    Tracked.events.clear()
+
+
+def track(server: SMTPTestServer) -> dict[str, Any]:
+    return {"BACKEND": Tracked, "OPTIONS": server.options()}
+
+
+@pytest.mark.parametrize("scheme", ["failover", "roundrobin"])
+def test_members_are_closed_after_a_send(
+    fault_smtp_server: ServerFactory, tracked: list[Any], scheme: str
+) -> None:
+    a, b = fault_smtp_server(), fault_smtp_server()
+    setup(f"{scheme}://a,b", a=track(a), b=track(b))
+    assert send(batch(2)) == 2
+    used = ["a"] if scheme == "failover" else ["a", "b"]
+    assert sorted(tracked) == sorted([("open", n) for n in used] + [("close", n) for n in used])
+    assert sorted(tracked[-len(used) :]) == [("close", name) for name in used]  # at the end
+
+
+def test_a_member_whose_open_fails_is_closed(
+    fault_smtp_server: ServerFactory, tracked: list[Any]
+) -> None:
+    backup = fault_smtp_server()
+    setup("failover://down,backup", down=track(refusing(fault_smtp_server)), backup=track(backup))
+    assert send(batch(1)) == 1
+    assert tracked == [
+        ("open", "down"),
+        ("close", "down"),  # right after its open() failed
+        ("open", "backup"),
+        ("close", "backup"),
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["failover", "roundrobin"])
+def test_opened_composite_closes_its_members_on_close(
+    fault_smtp_server: ServerFactory, tracked: list[Any], scheme: str
+) -> None:
+    a, b = fault_smtp_server(), fault_smtp_server()
+    setup(f"{scheme}://a,b", a=track(a), b=track(b))
+    backend = providers["mail"]
+    backend.open()
+    backend.send_messages(batch(2))
+    backend.send_messages(batch(2, tag="n"))
+    assert [event for event, _ in tracked] == ["open"] * len(tracked)  # kept open
+    opened = [alias for _, alias in tracked]
+    backend.close()
+    assert sorted(tracked[len(opened) :]) == [("close", alias) for alias in sorted(opened)]
+    assert a.connection_count == 1
+
+
+class _BusyRecipients(_Handler):
+    """Answers 450 (mailbox busy, try later) to every RCPT TO."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        return f"450 4.2.1 <{address}>: mailbox busy, try again later"
+
+
+@pytest.fixture
+def busy_server() -> Iterator[SMTPTestServer]:
+    """A server that refuses every recipient with a temporary (4xx) reply."""
+    server = SMTPTestServer("none", None)
+    controller = _Controller(server, _BusyRecipients(server, Faults()), ready_timeout=10.0)
+    controller.start()
+    server.reset_counters()
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+@pytest.mark.parametrize("scheme", ["failover", "roundrobin"])
+def test_every_recipient_refused_with_4xx_moves_on(
+    fault_smtp_server: ServerFactory,
+    busy_server: SMTPTestServer,
+    caplog: pytest.LogCaptureFixture,
+    scheme: str,
+) -> None:
+    backup = fault_smtp_server()
+    setup(f"{scheme}://busy,backup", busy=smtp(busy_server), backup=smtp(backup))
+    message = batch(1)[0]
+    message.to = ["a@example.com", "b@example.com"]
+    with caplog.at_level(logging.WARNING, logger="mailproviders"):
+        assert send([message]) == 1
+    assert busy_server.messages == [] and busy_server.mail_count == 1
+    assert backup.messages[0].rcpt_tos == ["a@example.com", "b@example.com"]
+    [warning] = warnings_of(caplog)
+    assert "SMTPRecipientsRefused" in warning and "'backup'" in warning
+
+
+def test_possibly_sent_is_kept_when_a_permanent_error_follows_on_another_member(
+    fault_smtp_server: ServerFactory,
+) -> None:
+    primary = fault_smtp_server(drop_after_data_at=2)
+    backup = fault_smtp_server(refuse_rcpt=["rcpt4@example.com"])
+    setup("failover://primary,backup", primary=smtp(primary), backup=smtp(backup))
+    messages = batch(4)
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as info:
+        send(messages)
+    assert ids(primary) == ["m-1"] and ids(backup) == ["m-3"]
+    exc = info.value
+    assert possibly_sent_messages_of(exc) == [messages[1]]  # from the first member
+    assert sent_messages_of(exc) == [messages[0], messages[2]]
+    assert exc.sent_count == 2  # type: ignore[attr-defined]
+    notes = "\n".join(exc.__notes__)
+    assert "possibly delivered: 1 message" in notes and "'backup'" in notes

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import re
 import resource
 import signal
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -178,3 +181,95 @@ def test_repr(tmp_path: Path) -> None:
     text = repr(EmailBackend(alias="files", file_path=tmp_path))
     assert "'files'" in text
     assert str(tmp_path) in text
+
+
+# --- permissions and symbolic links ----------------------------------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+@contextlib.contextmanager
+def umask(value: int) -> Iterator[None]:
+    previous = os.umask(value)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.parametrize("mask", [0o000, 0o022])
+def test_files_are_0600_and_new_directories_0700(tmp_path: Path, mask: int) -> None:
+    # Messages hold password-reset links: nobody but the owner may read them, whatever
+    # the umask allows.
+    existing = tmp_path / "existing"
+    existing.mkdir(mode=0o755)
+    existing.chmod(0o755)
+    target = existing / "new" / "deeper"
+    with umask(mask):
+        assert EmailBackend(file_path=target).send_messages([make_message(1)]) == 1
+        with EmailBackend(file_path=target) as backend:  # an opened session: the same
+            backend.send_messages([make_message(2)])
+    files = log_files(target)
+    assert len(files) == 2 and [mode(path) for path in files] == [0o600, 0o600]
+    assert mode(existing / "new") == mode(target) == 0o700
+    assert mode(existing) == 0o755  # a directory that existed is left as it was
+
+
+def test_a_symlink_put_in_place_of_the_session_file_is_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    backend = EmailBackend(file_path=tmp_path / "out")
+    backend.send_messages([make_message(1)])  # not opened: the next call reopens by name
+    session_file = backend.current_file
+    assert session_file is not None
+    session_file.unlink()
+    session_file.symlink_to(victim)
+    with pytest.raises(OSError, match="replaced by a symbolic link") as info:
+        backend.send_messages([make_message(2)])
+    assert info.value.errno == errno.ELOOP
+    assert info.value.sent_count == 0  # type: ignore[attr-defined]
+    assert victim.read_text() == "precious\n"
+    assert session_file.is_symlink()
+
+
+def test_a_fifo_put_in_place_of_the_session_file_does_not_block(tmp_path: Path) -> None:
+    backend = EmailBackend(file_path=tmp_path / "out")
+    backend.send_messages([make_message(1)])
+    session_file = backend.current_file
+    assert session_file is not None
+    session_file.unlink()
+    os.mkfifo(session_file)  # opening it to write would wait for a reader forever
+    with pytest.raises(OSError):
+        backend.send_messages([make_message(2)])
+    session_file.unlink()
+    session_file.write_text("")  # a regular file again: the session goes on
+    assert backend.send_messages([make_message(3)]) == 1
+    assert subjects_in(session_file) == ["Subject 3"]
+
+
+def test_a_symlink_in_place_of_a_new_file_name_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Were a new file's random name taken already (by a symbolic link to anywhere),
+    # creating it fails and another name is drawn: nothing is written through the link.
+    import mailproviders.backends.filebased as filebased
+
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (out / "20260101-000000-deadbeef.log").symlink_to(victim)
+    tokens = iter(["deadbeef", "cafebabe"])
+    monkeypatch.setattr(filebased.secrets, "token_hex", lambda _: next(tokens))
+    real = time.strftime
+    monkeypatch.setattr(
+        filebased.time,
+        "strftime",
+        lambda form, *rest: "20260101-000000" if form == "%Y%m%d-%H%M%S" else real(form, *rest),
+    )
+    backend = EmailBackend(file_path=out)
+    assert backend.send_messages([make_message(1)]) == 1
+    assert backend.current_file == out / "20260101-000000-cafebabe.log"
+    assert victim.read_text() == "precious\n"

@@ -116,3 +116,19 @@ def test_every_provider_down(fault_smtp_server: ServerFactory) -> None:
         providers["mail"].send_messages(batch(2))
     assert info.value.sent_count == 0  # type: ignore[attr-defined]
     assert any("'a', 'b', 'c'" in note for note in info.value.__notes__)
+
+
+def test_possibly_sent_is_kept_when_a_permanent_error_follows_on_another_member(
+    fault_smtp_server: ServerFactory,
+) -> None:
+    a = fault_smtp_server(drop_after_data_at=1)
+    b = fault_smtp_server(refuse_rcpt=["rcpt3@example.com"])
+    setup("roundrobin://a,b", a=smtp(a), b=smtp(b))
+    messages = batch(3)
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as info:
+        providers["mail"].send_messages(messages)
+    assert a.messages == [] and ids(b) == ["m-2"]
+    exc = info.value
+    assert possibly_sent_messages_of(exc) == [messages[0]]  # lost on a, never resent
+    assert sent_messages_of(exc) == [messages[1]]
+    assert exc.sent_count == 1  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ import pytest
 from pydantic import SecretStr
 
 from mailproviders.config import load_settings, parse_dsn
+from mailproviders.config.values import mask_dsn
 from mailproviders.exceptions import InvalidEmailProvider
 
 SMTP = "mailproviders.backends.smtp.EmailBackend"
@@ -109,22 +110,34 @@ def test_percent_encoded_query_values() -> None:
 
 
 @pytest.mark.parametrize(
-    ("dsn", "fragment"),
+    ("dsn", "fragment", "option"),
     [
-        ("foo://user:hunter2@host", "unknown DSN scheme 'foo'"),
-        ("smtps://user:hunter2@host:587", "smtp+starttls://"),
-        ("smtp://user:hunter2@host:99999", "1–65535"),  # noqa: RUF001
-        ("smtp://user:hunter2@host:abc", "1–65535"),  # noqa: RUF001
-        ("smtp://user:hunter2@:25", "needs a host"),
-        ("smtp://user:hunter2@host?timeout=1&timeout=2", "given twice"),
-        ("smtp://user:hunter2@host:25?port=26", "give it once"),
-        ("smtps://user:hunter2@host?use_ssl=false", "set by the scheme"),
-        ("file://", "needs a directory"),
-        ("console://somewhere", "takes no host"),
-        ("just-a-string-with-hunter2", "expected a DSN"),
+        ("foo://user:hunter2@host", "unknown DSN scheme 'foo'", None),
+        ("smtps://user:hunter2@host:587", "smtp+starttls://", None),
+        ("smtp://user:hunter2@host:99999", "1–65535", "port"),  # noqa: RUF001
+        ("smtp://user:hunter2@host:abc", "1–65535", "port"),  # noqa: RUF001
+        ("smtp://user:hunter2@:25", "needs a host", "host"),
+        ("smtp://user:hunter2@host?timeout=1&timeout=2", "given twice", "timeout"),
+        ("smtp://user:hunter2@host?t%69meout=1&timeout=2", "given twice", "timeout"),
+        ("smtp://user:hunter2@host?=1", "empty query parameter name", None),
+        ("smtp://user:hunter2@host:25?port=26", "give it once", "port"),
+        ("smtps://user:hunter2@host?use_ssl=false", "set by the scheme", "use_ssl"),
+        ("smtp://user:hunter2@mx:25/path", "takes no path", "host"),
+        ("smtp://user:hunter2@mx:25#frag", "no #fragment", None),
+        ("smtp://user:hunter2@mx:25?timeout=1#", "no #fragment", None),
+        ("file:///var/mail#x", "no #fragment", None),
+        ("console://#x", "no #fragment", None),
+        ("failover://a,b#x", "no #fragment", None),
+        ("file://", "needs a directory", "file_path"),
+        ("console://somewhere", "takes no host", None),
+        ("failover://user@primary", "takes provider aliases only", None),
+        ("failover://a,,b", "separated by commas", "using"),
+        ("just-a-string-with-hunter2", "expected a DSN", None),
     ],
 )
-def test_malformed_dsn_names_alias_and_masks_password(dsn: str, fragment: str) -> None:
+def test_malformed_dsn_names_alias_option_and_masks_password(
+    dsn: str, fragment: str, option: str | None
+) -> None:
     with pytest.raises(InvalidEmailProvider) as info:
         parse_dsn(dsn, alias="Mailer")
     message = str(info.value)
@@ -132,6 +145,51 @@ def test_malformed_dsn_names_alias_and_masks_password(dsn: str, fragment: str) -
     assert fragment in message
     assert "hunter2" not in message
     assert info.value.alias == "Mailer"
+    assert info.value.option == option
+    assert [problem.option for problem in info.value.errors] == [option]
+
+
+@pytest.mark.parametrize(
+    ("dsn", "options"),
+    [
+        ("smtp://h?%74imeout=5", {"host": "h", "timeout": "5"}),  # a percent-encoded key
+        ("smtp://h?&timeout=5&&", {"host": "h", "timeout": "5"}),  # empty pairs are skipped
+        ("smtp://h:25/", {"host": "h", "port": 25}),  # a lone "/" carries nothing
+        ("file://localhost/dir", {"file_path": "/dir"}),
+        ("file://localhost/a%20b%23c", {"file_path": "/a b#c"}),
+        ("failover://Primary,backup", {"using": ["Primary", "backup"]}),
+    ],
+)
+def test_query_keys_and_hosts(dsn: str, options: dict[str, object]) -> None:
+    assert parse_dsn(dsn, alias="a")["OPTIONS"] == options
+
+
+def test_unknown_query_key_is_a_load_time_error_naming_it() -> None:
+    for dsn in ("smtp+starttls://u:hunter2@h:587?nope=1", "console://?nope=1", "file:///x?nope=1"):
+        with pytest.raises(InvalidEmailProvider) as info:
+            load_settings(EMAIL_PROVIDERS={"a": dsn})
+        assert [(p.alias, p.option) for p in info.value.errors] == [("a", "nope")]
+        assert "unknown option 'nope'" in str(info.value)
+        assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("smtp://user@host:25", "smtp://user@host:25"),  # no password: nothing to mask
+        ("smtp://user:pw@host:25", "smtp://user:***@host:25"),
+        ("smtp://host?password=pw&timeout=1", "smtp://host?password=***&timeout=1"),
+        ("user:pw@host", "user:***@host"),  # not a DSN: masked all the same
+        ("just some text", "just some text"),
+        ("postmark+api://server-token@default", "postmark+api://***@default"),
+        (
+            "ses+api://KEYID:secret@default?region=eu-west-1",
+            "ses+api://***@default?region=eu-west-1",
+        ),
+    ],
+)
+def test_mask_dsn(text: str, shown: str) -> None:
+    assert mask_dsn(text) == shown
 
 
 def test_password_in_query_is_masked_in_errors() -> None:

@@ -52,7 +52,7 @@ def smtp(**options: Any) -> dict[str, Any]:
         (
             {"pasword": "x"},
             "pasword",
-            "unknown option; did you mean 'password'? Expected one of: ",
+            "unknown option 'pasword' (did you mean 'password'?); expected one of: host, ",
         ),
         ({"alias": "x"}, "alias", "reserved"),
         ({"password": 12}, "password", "'**********'"),
@@ -303,7 +303,10 @@ def test_defaults() -> None:
 def test_unknown_defaults_key() -> None:
     error = problems({"n": {"BACKEND": "locmem", "DEFAULTS": {"subject": "x"}}})
     assert [(p.option, p.message) for p in error.errors] == [
-        ("DEFAULTS.subject", "unknown option")
+        (
+            "DEFAULTS.subject",
+            "unknown option 'subject'; expected one of: from_email, reply_to, headers",
+        )
     ]
 
 
@@ -347,3 +350,24 @@ def test_file_path_that_is_a_file_fails_the_same_way_at_load_and_build(tmp_path:
     with pytest.raises(InvalidEmailProvider) as info:
         EmailBackend(alias="out", file_path=a_file)
     assert str(info.value) == str(problem)
+
+
+@pytest.mark.parametrize(
+    ("provider", "expected"),
+    [
+        (
+            {"BACKEND": "locmem", "OPTIONS": {"x": 1}},
+            "unknown option 'x'; expected one of: fail_silently (deprecated)",
+        ),
+        (
+            {"BACKEND": "console", "OPTIONS": {"strem": "stderr"}},
+            "unknown option 'strem' (did you mean 'stream'?); expected one of: stream, "
+            "fail_silently (deprecated)",
+        ),
+    ],
+)
+def test_unknown_option_lists_the_deprecated_one_last(
+    provider: dict[str, Any], expected: str
+) -> None:
+    [problem] = problems({"p": provider}).errors
+    assert problem.message == expected

@@ -8,6 +8,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from jsonschema.exceptions import best_match
 
 from mailproviders.config import json_schema
 
@@ -85,3 +86,38 @@ def test_rejects_a_bad_provider(validator: jsonschema.Draft202012Validator, prov
 def test_rejects_bad_top_level_settings(validator: jsonschema.Draft202012Validator) -> None:
     assert not validator.is_valid({"ADMINS": "ops@example.com"})
     assert not validator.is_valid({"EMAIL_PORT": 0})
+
+
+@pytest.mark.parametrize(
+    ("provider", "path", "fragment"),
+    [
+        ({"BACKEND": "smtp", "OPTIONS": {"host": "h", "port": "587"}}, ["OPTIONS", "port"], ""),
+        ({"BACKEND": "smtp", "OPTIONS": {"host": "h", "hots": "x"}}, ["OPTIONS"], "'hots'"),
+        ({"OPTIONS": {"port": 25}}, ["OPTIONS"], "'host' is a required property"),
+        ({"BACKEND": "console", "OPTIONS": {"stream": "x"}}, ["OPTIONS", "stream"], "'x'"),
+        ({"BACKEND": "file"}, [], "'OPTIONS' is a required property"),
+        ({"BACKEND": "failover", "OPTIONS": {"using": []}}, ["OPTIONS", "using"], ""),
+        ({"BACKEND": "console", "options": {}}, [], "'options' was unexpected"),
+        ({"BACKEND": "not a path"}, ["BACKEND"], "does not match"),
+        ({"BACKEND": "myapp.Backend", "OPTIONS": {"alias": "x"}}, ["OPTIONS"], "alias"),
+        ("ftp://host", [], "does not match"),
+    ],
+)
+def test_best_match_names_the_bad_field(
+    validator: jsonschema.Draft202012Validator, provider: Any, path: list[str], fragment: str
+) -> None:
+    # What editors and `check-jsonschema` show first: the field at fault, not "is not
+    # of type 'null'" or "is not valid under any of the given schemas" for the provider.
+    error = best_match(validator.iter_errors({"EMAIL_PROVIDERS": {"default": provider}}))
+    assert error is not None
+    assert list(error.absolute_path) == ["EMAIL_PROVIDERS", "default", *path]
+    assert fragment in error.message
+    assert "'null'" not in error.message
+
+
+def test_email_providers_is_an_object_when_given(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
+    assert validator.is_valid({})  # leaving it out is how "not set" is written
+    error = best_match(validator.iter_errors({"EMAIL_PROVIDERS": None}))
+    assert error is not None and error.message == "None is not of type 'object'"

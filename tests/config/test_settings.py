@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from mailproviders import config as settings_module
 from mailproviders.config import MailSettings, ProviderConfig, load_settings
 from mailproviders.exceptions import ImproperlyConfigured, InvalidEmailProvider
-from mailproviders.handler import providers
+from mailproviders.handler import configure, providers
 from mailproviders.legacy import MailProvidersDeprecationWarning
 
 SMTP = "mailproviders.backends.smtp.EmailBackend"
@@ -93,7 +93,7 @@ def test_forms_mix_across_aliases(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_nested_keys_refine_a_dsn_and_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMAIL_PROVIDERS", '{"a": {"OPTIONS": {"host": "json-host", "port": 25}}}')
     monkeypatch.setenv("EMAIL_PROVIDERS__a__OPTIONS__port", "2525")
-    monkeypatch.setenv("EMAIL_PROVIDERS__b", "smtp://u:pw@dsn-host:25")
+    monkeypatch.setenv("EMAIL_PROVIDERS__b", "smtp+starttls://u:pw@dsn-host:587")
     monkeypatch.setenv("EMAIL_PROVIDERS__b__OPTIONS__timeout", "5")
     providers = providers_of(load_settings())
     assert providers["a"].OPTIONS == {"host": "json-host", "port": 2525}
@@ -307,3 +307,103 @@ def test_bad_dsn_in_env_names_alias_and_masks_password(monkeypatch: pytest.Monke
     assert "unknown DSN scheme 'smtq'" in str(info.value)
     assert "smtp+starttls://" in str(info.value)
     assert "hunter2" not in str(info.value)
+
+
+# --- JSON in the environment: nesting depth and duplicate keys ------------------------
+
+DEEP = '{"a":' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+@pytest.mark.parametrize("variable", ["EMAIL_PROVIDERS", "EMAIL_PROVIDERS__default"])
+@pytest.mark.parametrize("where", ["environment", "dotenv"])
+def test_deeply_nested_json_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, where: str
+) -> None:
+    if where == "environment":
+        monkeypatch.setenv(variable, DEEP)
+    else:
+        Path(".env").write_text(f"{variable}='{DEEP}'\n")
+    with pytest.raises(ImproperlyConfigured) as info:
+        configure()
+    assert (info.value.alias, info.value.option) == (None, variable)
+    assert str(info.value) == f"{variable}: JSON nested more than 32 levels deep"
+
+
+def test_deeply_nested_json_elsewhere_is_reported_with_its_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EMAIL_PROVIDERS__a__OPTIONS", DEEP)
+    monkeypatch.setenv("ADMINS", "[" * 100_000)
+    with pytest.raises(ImproperlyConfigured) as info:
+        load_settings()
+    assert sorted(((p.alias, p.option) for p in info.value.errors), key=str) == [
+        ("a", "OPTIONS"),
+        (None, "ADMINS"),
+    ]
+    assert "nested more than 32 levels" in str(info.value)
+    # The same from code: configure() with the JSON string.
+    monkeypatch.delenv("ADMINS")
+    with pytest.raises(InvalidEmailProvider) as from_code:
+        load_settings(EMAIL_PROVIDERS=DEEP)
+    assert from_code.value.option == "EMAIL_PROVIDERS"
+    assert "(JSON nested more than 32 levels deep)" in str(from_code.value)
+
+
+def test_json_nesting_that_a_configuration_needs_is_fine(monkeypatch: pytest.MonkeyPatch) -> None:
+    headers = '{"X-Brackets": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{{{{{{{{{{{{{{{{{{"}'
+    monkeypatch.setenv(
+        "EMAIL_PROVIDERS",
+        '{"default": {"BACKEND": "console", "DEFAULTS": {"headers": %s}}}' % headers,  # noqa: UP031
+    )
+    defaults = providers_of(load_settings())["default"].DEFAULTS
+    assert defaults is not None and defaults.headers == {"X-Brackets": "[" * 40 + "{" * 18}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key"),
+    [
+        ("EMAIL_PROVIDERS", '{"default": "console://", "default": "dummy://"}', "default"),
+        (
+            "EMAIL_PROVIDERS__default",
+            '{"BACKEND": "smtp", "OPTIONS": {"host": "h", "password": "S3cr3t-A",'
+            ' "password": "S3cr3t-B"}}',
+            "password",
+        ),
+    ],
+)
+@pytest.mark.parametrize("where", ["environment", "dotenv"])
+def test_duplicate_json_keys_are_rejected_without_showing_values(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, key: str, where: str
+) -> None:
+    if where == "environment":
+        monkeypatch.setenv(variable, value)
+    else:
+        Path(".env").write_text(f"{variable}='{value}'\n")
+    with pytest.raises(ImproperlyConfigured) as info:
+        load_settings()
+    assert info.value.option == variable
+    assert str(info.value) == f"{variable}: duplicate key {key!r} in JSON"
+    assert "S3cr3t" not in str(info.value) + repr(info.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "option"),
+    [
+        (
+            "EMAIL_PROVIDERS__a__OPTIONS",
+            '{"host": "h", "password": "S3", "password": "S4"}',
+            "OPTIONS",
+        ),
+        ("EMAIL_PROVIDERS__a__DEFAULTS__headers", '{"X-A": "S3", "X-A": "S4"}', "DEFAULTS"),
+    ],
+)
+def test_duplicate_keys_in_nested_json_name_alias_and_option(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, option: str
+) -> None:
+    monkeypatch.setenv("EMAIL_PROVIDERS__a__BACKEND", "smtp")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidEmailProvider) as info:
+        load_settings()
+    assert ("a", option) in [(p.alias, p.option) for p in info.value.errors]
+    assert "duplicate key" in str(info.value)
+    assert "S3" not in str(info.value) and "S4" not in str(info.value)

@@ -280,7 +280,7 @@ def test_invalid_extra_header_names_are_refused(name: str) -> None:
 
 
 def test_other_line_separators_are_encoded_not_injected() -> None:
-    subject = "a\x0bBcc: x@evil.com\u2028X-Evil: 1\x85z\x0c"
+    subject = "a\u2029Bcc: x@evil.com\u2028X-Evil: 1\x85z"
     msg = EmailMessage(subject, "b", "a@example.com", ["t@example.com"], headers={"X-A": subject})
     parsed = parse(msg)
     assert parsed["Subject"] == subject

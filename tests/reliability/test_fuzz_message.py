@@ -136,6 +136,9 @@ def test_addresses(
 @given(name=header_name, value=text, filename=text)
 @example(name="X-Ok", value="v\r\nBcc: evil@example.com", filename="a.txt")
 @example(name="X-Ok\r\nBcc", value="v", filename='a"\r\nX-Injected: yes.txt')
+# Found outside CI's fixed seed: an encoded "\x08" was not decoded by every reader. C0
+# controls but TAB are now refused in header values (ValueError naming the header).
+@example(name="X-Ok", value="\x08", filename="a.txt")
 def test_extra_headers_and_attachment_names(name: str, value: str, filename: str) -> None:
     mailproviders.configure(EMAIL_PROVIDERS={})
     message = EmailMessage("s", "body", "from@example.com", ["to@example.com"])
@@ -216,3 +219,23 @@ def test_deeply_nested_comment_in_address_is_a_value_error() -> None:
         message.as_bytes()
     with pytest.raises(ValueError, match="Invalid address"):
         message.envelope()
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f"])
+@pytest.mark.parametrize("header", ["Subject", "X-Note"])
+def test_control_character_in_a_header_value_is_a_value_error(control: str, header: str) -> None:
+    # Found by fuzzing outside CI's fixed seed: "\x08" went out as =?utf-8?q?=08?=, which
+    # not every reader decodes. C0 controls but TAB (and DEL) are refused in header values.
+    mailproviders.configure(EMAIL_PROVIDERS={})
+    value = f"a{control}b"
+    message = EmailMessage("s", "b", "a@example.com", ["b@example.com"])
+    if header == "Subject":
+        message.subject = value
+    else:
+        message.extra_headers[header] = value
+    with pytest.raises(ValueError, match=f"Header '{header}' must not contain control char"):
+        message.as_bytes()
+    message = EmailMessage("a\tb", "b", "a@example.com", ["b@example.com"])
+    message.extra_headers["X-Note"] = "c\td"
+    parsed = _parse(message.as_bytes())  # TAB stays allowed
+    assert (parsed["Subject"], parsed["X-Note"]) == ("a\tb", "c\td")

@@ -256,3 +256,47 @@ def test_dsn_given_as_backend_is_shown_masked() -> None:
         assert SECRET not in str(exc)
     else:
         raise AssertionError("accepted a DSN as BACKEND")
+
+
+@FUZZ
+@given(depth=st.integers(1, 150_000), duplicate=st.booleans(), top=st.booleans())
+@example(depth=100_000, duplicate=False, top=False)
+@example(depth=3, duplicate=True, top=True)
+def test_json_nesting_and_duplicate_keys_in_the_environment(
+    depth: int, duplicate: bool, top: bool
+) -> None:
+    # A value nested deeper than the parser's recursion limit raised RecursionError; a
+    # key given twice silently took the last value.
+    options = f'"host": "h", "timeout": {"[" * depth}{"]" * depth}'
+    if duplicate:
+        options += f', "password": "{SECRET}", "password": "x"'
+    provider = f'{{"BACKEND": "console", "OPTIONS": {{{options}}}}}'
+    name = "EMAIL_PROVIDERS" if top else "EMAIL_PROVIDERS__default"
+    value = f'{{"default": {provider}}}' if top else provider
+    with _environ({name: value}):
+        try:
+            load_settings()
+        except ImproperlyConfigured as exc:
+            _check_error(exc)
+            if depth > 30 or duplicate:
+                assert exc.option == name
+            return
+    raise AssertionError("loaded a provider with bad options")
+
+
+@FUZZ
+@given(value=st.text(_ENV_CHARS, max_size=30))
+@example(value="pa ss #x $HOME")
+@example(value="${HOME} 'q' \\\\ \\' \"")
+def test_migrated_env_lines_read_back_through_dotenv(value: str) -> None:
+    from mailproviders.cli.show import env_lines
+
+    provider = {
+        "BACKEND": "mailproviders.backends.smtp.EmailBackend",
+        "OPTIONS": {"host": "mail.example.com", "use_tls": True, "username": value},
+    }
+    with open(".env", "w", encoding="utf-8") as file:
+        file.write(env_lines("default", provider))
+    loaded = load_settings().EMAIL_PROVIDERS
+    assert loaded is not None
+    assert loaded["default"].OPTIONS["username"] == value

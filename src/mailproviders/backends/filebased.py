@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import stat
 import threading
 import time
 from collections.abc import Iterable
 from io import FileIO
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend, NotGiven
 from mailproviders.backends.console import render
@@ -33,6 +35,9 @@ class EmailBackend(BaseEmailBackend):
     ``YYYYMMDD-HHMMSS-<random>.log`` (local time) so that ``ls`` sorts files by time;
     a session opened with :meth:`open` and ended with :meth:`close` gets a new file.
     Messages are written whole: a failure never leaves part of a message in the file.
+    Files are created with mode 0600 and missing directories with 0700 (the umask may
+    only narrow them); a symbolic link put in place of the session's file is never
+    followed (``OSError``).
 
     Raises :class:`~mailproviders.exceptions.InvalidEmailProvider` (option ``file_path``)
     when ``file_path`` exists and is not a writable directory.
@@ -74,10 +79,10 @@ class EmailBackend(BaseEmailBackend):
         if self._file is not None:
             return False
         if self.current_file is None:
-            self.file_path.mkdir(parents=True, exist_ok=True)
+            _make_directories(self.file_path)
             self._file, self.current_file = _create_unique(self.file_path)
         else:  # a later call of the same session: keep writing to its file
-            self._file = FileIO(self.current_file, "a")
+            self._file = _reopen(self.current_file)
         return True
 
     def close(self) -> None:
@@ -123,15 +128,60 @@ class EmailBackend(BaseEmailBackend):
         )
 
 
+#: Messages hold password-reset links and the like: only the owner may read them.
+FILE_MODE: Final = 0o600
+DIRECTORY_MODE: Final = 0o700
+# A symbolic link put in place of the session's file is never followed (O_NOFOLLOW), and
+# a file that is not a regular one (a FIFO would block the writer) is refused.
+_FLAGS: Final = os.O_WRONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
+
+
+def _make_directories(directory: Path) -> None:
+    """Create ``directory`` and its missing parents, each with :data:`DIRECTORY_MODE`
+    (existing ones are left as they are)."""
+    missing = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # created meanwhile by another writer
+            path.mkdir(mode=DIRECTORY_MODE)
+
+
+def _open_regular(path: Path, flags: int) -> FileIO:
+    descriptor = os.open(path, flags | _FLAGS, FILE_MODE)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file; refusing to write to it", str(path))
+        os.set_blocking(descriptor, True)
+        return FileIO(descriptor, "w")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
 def _create_unique(directory: Path) -> tuple[FileIO, Path]:
-    """Create a new, empty file named by the local time and a random token."""
+    """Create a new, empty file (mode :data:`FILE_MODE`) named by the local time and a
+    random token."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     while True:
         path = directory / f"{stamp}-{secrets.token_hex(4)}.log"
         try:
-            return FileIO(path, "x"), path
+            return _open_regular(path, os.O_CREAT | os.O_EXCL), path
         except FileExistsError:  # pragma: no cover - a 32-bit token collision
             continue
+
+
+def _reopen(path: Path) -> FileIO:
+    """Open the session's file again to append; raises ``OSError`` (``ELOOP``) when it was
+    replaced by a symbolic link, and when it is no longer a regular file."""
+    try:
+        return _open_regular(path, os.O_APPEND)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        message = "the session's file was replaced by a symbolic link; not following it"
+        raise OSError(errno.ELOOP, message, str(path)) from None
 
 
 def _write_whole(file: FileIO | None, data: bytes) -> None:

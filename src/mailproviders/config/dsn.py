@@ -7,11 +7,13 @@ parameters become OPTIONS as strings, typed later by the backend's options model
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from mailproviders.config.api_options import is_loopback
 from mailproviders.config.values import SCHEME_RE, mask_dsn
 from mailproviders.exceptions import ConfigProblem, InvalidEmailProvider
 from mailproviders.registry import BUILTINS, builtin
@@ -23,12 +25,30 @@ DSN_SCHEMES: Final[Mapping[str, tuple[str, Mapping[str, Any]]]] = MappingProxyTy
     {scheme: (row.path, implied) for row in BUILTINS for scheme, implied in row.schemes.items()}
 )
 _STARTTLS_PORT: Final = 587
+#: Schemes whose user part is an API key (no password after a ':' to mask it by).
+_API_SCHEMES: Final = frozenset(
+    s for row in BUILTINS if row.dsn_form == "api" for s in row.schemes
+)
+
+
+def _masked(dsn: str) -> str:
+    """``dsn`` as errors show it: password masked; for an API scheme, or a scheme not
+    known, the whole user part too (a key stands there)."""
+    match = SCHEME_RE.match(dsn)
+    scheme = match.group(1).lower() if match else ""
+    if scheme in DSN_SCHEMES and scheme not in _API_SCHEMES:
+        return mask_dsn(dsn)
+    head, rest = (dsn[: match.end()], dsn[match.end() :]) if match else ("", dsn)
+    if "@" in rest:
+        return mask_dsn(head + "***@" + rest.rpartition("@")[2])
+    # No "@": a key written without "@default" would stand where the host does.
+    return head + "***" + rest[len(re.split(r"[/?#]", rest, maxsplit=1)[0]) :]
 
 
 def _problem(
     alias: str, dsn: str, message: str, option: str | None = None
 ) -> InvalidEmailProvider:
-    text = f"{message} (in DSN {mask_dsn(dsn)!r})"
+    text = f"{message} (in DSN {_masked(dsn)!r})"
     return InvalidEmailProvider(errors=[ConfigProblem(alias, option, text)])
 
 
@@ -59,6 +79,10 @@ def _smtp_options(parts: SplitResult, scheme: str, *, alias: str, dsn: str) -> d
         )
     if not parts.hostname:
         raise _problem(alias, dsn, "an SMTP DSN needs a host, e.g. smtp://host:25", "host")
+    if parts.path not in ("", "/"):
+        raise _problem(
+            alias, dsn, f"{scheme}:// takes no path after host:port, only ?options", "host"
+        )
     options: dict[str, Any] = {"host": parts.hostname}
     if port is not None:
         options["port"] = port
@@ -96,6 +120,33 @@ def _aliases(parts: SplitResult, scheme: str, *, alias: str, dsn: str) -> list[s
             "using",
         )
     return aliases
+
+
+def _api_options(parts: SplitResult, scheme: str, *, alias: str, dsn: str) -> dict[str, Any]:
+    # postmark+api://KEY@default, mailgun+api://KEY:DOMAIN@host:port: the user and password
+    # fill the row's dsn_userinfo options; a host other than "default" is the endpoint.
+    row = builtin(DSN_SCHEMES[scheme][0])
+    names = row.dsn_userinfo  # type: ignore[union-attr]
+    example = f"{scheme}://{':'.join(name.upper() for name in names)}@default"
+    host = parts.netloc.rpartition("@")[2]
+    keyless = "@" not in parts.netloc and not row.options_optional  # type: ignore[union-attr]
+    if not host or keyless or parts.path.strip("/"):
+        raise _problem(
+            alias, dsn, f"expected @default (the public endpoint) or @host[:port], e.g. {example}"
+        )
+    if parts.password is not None and len(names) < 2:
+        raise _problem(alias, dsn, f"expected one key before '@' (write ':' as %3A): {example}")
+    given = (parts.username, parts.password)
+    options: dict[str, Any] = {n: unquote(v) for n, v in zip(names, given, strict=False) if v}
+    if host.lower() != "default":
+        try:
+            parts.port  # noqa: B018 - parsed only to reject a bad port
+        except ValueError:
+            raise _problem(alias, dsn, "expected an integer 1–65535 as port", "endpoint") from None  # noqa: RUF001
+        options["endpoint"] = (
+            f"{'http' if is_loopback(parts.hostname or '') else 'https'}://{host}"
+        )
+    return options
 
 
 def _check_userinfo(parts: SplitResult, scheme: str, *, alias: str, dsn: str) -> None:
@@ -152,6 +203,11 @@ def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
             "allowed there (percent-encode them)",
         ) from None
     _check_userinfo(parts, scheme, alias=alias, dsn=text)
+    if "#" in text:
+        # Dropping it silently would hide a typo or a password's unencoded "#".
+        raise _problem(
+            alias, text.partition("#")[0] + "#…", "a DSN takes no #fragment (write '#' as %23)"
+        )
     backend, implied = DSN_SCHEMES[scheme]
     form = builtin(backend).dsn_form  # type: ignore[union-attr]
     options: dict[str, Any] = dict(implied)
@@ -161,6 +217,8 @@ def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
         options["file_path"] = _file_path(parts, alias=alias, dsn=text)
     elif form == "aliases":
         options["using"] = _aliases(parts, scheme, alias=alias, dsn=text)
+    elif form == "api":
+        options.update(_api_options(parts, scheme, alias=alias, dsn=text))
     elif parts.netloc or parts.path.strip("/"):
         raise _problem(alias, text, f"{scheme}:// takes no host or path, only ?options")
     for key, value in _query_options(parts, alias=alias, dsn=text).items():

@@ -10,6 +10,7 @@ without importing the backend modules. A backend built directly (not through
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -24,7 +25,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from mailproviders.config.values import decode_list
+from mailproviders.config.values import decode_list, mask_dsn
 
 __all__ = [
     "BuiltinOptions",
@@ -34,6 +35,8 @@ __all__ = [
     "NoOptions",
     "SMTPOptions",
     "directory_path",
+    "is_loopback",
+    "plaintext_auth_problem",
     "smtp_problems",
     "stream_option",
 ]
@@ -115,6 +118,7 @@ class SMTPOptions(BuiltinOptions):
         "use_tls": "a boolean (true/false)",
         "use_ssl": "a boolean (true/false)",
         "timeout": "a number of seconds > 0",
+        "allow_plaintext_auth": "a boolean (true/false)",
     }
 
     host: str = Field(min_length=1, description="SMTP server host name (required).")
@@ -132,6 +136,11 @@ class SMTPOptions(BuiltinOptions):
     ssl_certfile: ReadableFile | None = Field(None, description="Client certificate (PEM file).")
     ssl_keyfile: ReadableFile | None = Field(None, description="Client certificate key.")
     ssl_cafile: ReadableFile | None = Field(None, description="CA bundle to verify the server.")
+    allow_plaintext_auth: bool = Field(
+        False,
+        description="Allow login without TLS to a host that is not loopback (the password "
+        "travels in clear); prefer use_tls (smtp+starttls://).",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -143,16 +152,63 @@ class SMTPOptions(BuiltinOptions):
     )
 
     def problems(self) -> list[tuple[str, str]]:
-        """See :func:`smtp_problems`."""
-        return smtp_problems(self.use_tls, self.use_ssl, self.ssl_certfile, self.ssl_keyfile)
+        """See :func:`smtp_problems` and :func:`plaintext_auth_problem`."""
+        problems = smtp_problems(
+            self.use_tls, self.use_ssl, self.ssl_certfile, self.ssl_keyfile, host=self.host
+        )
+        if not self.allow_plaintext_auth and self.username and self.password:
+            problem = plaintext_auth_problem(self.host, self.use_tls, self.use_ssl)
+            if problem is not None:
+                problems.append(("allow_plaintext_auth", problem))
+        return problems
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ``::1``)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def plaintext_auth_problem(host: str, use_tls: bool, use_ssl: bool) -> str | None:
+    """Why logging in to ``host`` would send the password in clear, or ``None``: neither
+    ``use_tls`` nor ``use_ssl`` is set and ``host`` is not loopback. A configuration must
+    opt in with ``allow_plaintext_auth`` (the legacy ``EMAIL_*`` settings do, with a
+    warning)."""
+    if use_tls or use_ssl or is_loopback(host):
+        return None
+    return (
+        f"username and password would be sent in plain text to {host} (neither use_tls nor "
+        "use_ssl is set); use STARTTLS (smtp+starttls://user:password@host:587, or "
+        "use_tls: true) or implicit TLS (smtps://, use_ssl: true), or set "
+        "allow_plaintext_auth: true if this really is wanted"
+    )
 
 
 def smtp_problems(
-    use_tls: bool, use_ssl: bool, ssl_certfile: object, ssl_keyfile: object
+    use_tls: bool,
+    use_ssl: bool,
+    ssl_certfile: object,
+    ssl_keyfile: object,
+    *,
+    host: str | None = None,
 ) -> list[tuple[str, str]]:
-    """Problems spanning several SMTP options, as ``(option, message)`` pairs:
-    ``use_tls`` and ``use_ssl`` exclude each other; ``ssl_keyfile`` needs ``ssl_certfile``."""
+    """Problems of SMTP options found by the backend too, as ``(option, message)`` pairs:
+    ``use_tls`` and ``use_ssl`` exclude each other; ``ssl_keyfile`` needs ``ssl_certfile``;
+    ``host`` is a host name, not a DSN or URL (shown with its password masked)."""
     problems = []
+    if host is not None and "://" in host:
+        problems.append(
+            (
+                "host",
+                f"expected a host name, got a DSN or URL ({mask_dsn(host)!r}); give the "
+                "DSN as the whole provider, or only the host name here",
+            )
+        )
     if use_tls and use_ssl:
         problems.append(
             (

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from mailproviders.config.dsn import parse_dsn
 from mailproviders.config.validate import backend_kwargs, problems_from_error, validate_options
-from mailproviders.config.values import decode_list
+from mailproviders.config.values import decode_list, load_json
 from mailproviders.exceptions import ConfigProblem, InvalidEmailProvider
 from mailproviders.registry import BUILTIN_BACKENDS, backend_path
 
@@ -41,10 +41,10 @@ class ProviderDefaults(BaseModel):
                 if "reply_to" in data:
                     data["reply_to"] = decode_list(data["reply_to"], what="addresses", split=False)
                 if isinstance(data.get("headers"), str):
-                    data["headers"] = json.loads(data["headers"])
-            except ValueError:
+                    data["headers"] = load_json(data["headers"])
+            except ValueError as exc:
                 raise ValueError(
-                    "expected JSON (a list for reply_to, an object for headers)"
+                    f"expected JSON (a list for reply_to, an object for headers): {exc}"
                 ) from None
         return data
 
@@ -53,12 +53,16 @@ def _decode(value: Any, what: str, alias: str | None, option: str | None) -> Any
     """Decode a JSON string where a mapping is expected (values from the environment)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError:
+            value = load_json(value)
+        except json.JSONDecodeError:
             raise InvalidEmailProvider(
                 f"expected {what} (JSON), got a string that is not JSON",
                 alias=alias,
                 option=option,
+            ) from None
+        except ValueError as exc:  # a duplicate key or too deep: the reason names no value
+            raise InvalidEmailProvider(
+                f"expected {what}: {exc}", alias=alias, option=option
             ) from None
     if not isinstance(value, Mapping):
         raise InvalidEmailProvider(
@@ -108,7 +112,9 @@ def _checked_fields(alias: str | None, raw: Any) -> dict[str, Any]:
         try:
             defaults = ProviderDefaults.model_validate(raw["DEFAULTS"])
         except ValidationError as exc:
-            problems += problems_from_error(exc, alias=alias, prefix="DEFAULTS.")
+            problems += problems_from_error(
+                exc, alias=alias, prefix="DEFAULTS.", known=ProviderDefaults.model_fields
+            )
     if problems:
         raise InvalidEmailProvider(errors=problems)
     return {"BACKEND": path, "OPTIONS": options, "DEFAULTS": defaults}

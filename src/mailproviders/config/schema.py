@@ -60,6 +60,16 @@ def _custom_provider() -> dict[str, Any]:
     }
 
 
+def _when_backend(names: list[str], model: str, short: str | None) -> dict[str, Any]:
+    """``model`` applies when BACKEND is one of ``names`` (``short`` the built-in's name;
+    ``None``: when BACKEND is given and is none of them)."""
+    backend: dict[str, Any] = {"enum": names} if short is not None else {"not": {"enum": names}}
+    condition: dict[str, Any] = {"required": ["BACKEND"], "properties": {"BACKEND": backend}}
+    if short == _DEFAULT_BACKEND:  # no BACKEND means smtp
+        condition = {"anyOf": [condition, {"not": {"required": ["BACKEND"]}}]}
+    return {"if": condition, "then": {"$ref": _REF.format(model=model)}}
+
+
 def _dsn() -> dict[str, Any]:
     schemes = "|".join(name.replace("+", r"\+") for name in DSN_SCHEMES)
     return {
@@ -78,20 +88,28 @@ def settings_schema() -> dict[str, Any]:
     defs: dict[str, Any] = top["$defs"]
     root = defs.pop("MailSettings")
     defs.pop("ProviderConfig", None)
-    variants = [{"$ref": "#/$defs/ProviderDSN"}]
+    # A provider's BACKEND selects the one schema it is checked against (if/then rather
+    # than anyOf), so that a validator's best error names the bad field, not "is not
+    # valid under any of the given schemas".
+    branches = []
     for row in BUILTINS:
         name = f"{row.name.capitalize()}Provider"
         defs[name] = _builtin_provider(row)
-        variants.append({"$ref": _REF.format(model=name)})
+        branches.append(_when_backend([*row.names, row.path], name, row.name))
     defs["CustomProvider"] = _custom_provider()
+    builtin = sorted({*BUILTIN_BACKENDS, *BUILTIN_BACKENDS.values()})
+    branches.append(_when_backend(builtin, "CustomProvider", None))
     defs["ProviderDSN"] = _dsn()
-    defs["Provider"] = {"anyOf": [*variants, {"$ref": "#/$defs/CustomProvider"}]}
+    defs["Provider"] = {
+        "type": ["string", "object"],
+        "if": {"type": "string"},
+        "then": {"$ref": "#/$defs/ProviderDSN"},
+        "else": {"allOf": branches},
+    }
+    # Not nullable: leaving EMAIL_PROVIDERS out is how "not set" is written in a file.
     root["properties"]["EMAIL_PROVIDERS"] = {
-        "anyOf": [
-            {"type": "object", "additionalProperties": {"$ref": "#/$defs/Provider"}},
-            {"type": "null"},
-        ],
-        "default": None,
+        "type": "object",
+        "additionalProperties": {"$ref": "#/$defs/Provider"},
         "description": "Alias → provider: a DSN string or a BACKEND/OPTIONS/DEFAULTS mapping.",
     }
     return {

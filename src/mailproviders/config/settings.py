@@ -12,7 +12,6 @@ secret in the message.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -31,7 +30,7 @@ from mailproviders import _hooks
 from mailproviders.config.provider import ProviderConfig, provider_from
 from mailproviders.config.sources import DotEnvSource, EnvSource
 from mailproviders.config.validate import composite_problems, problems_from_error
-from mailproviders.config.values import decode_list
+from mailproviders.config.values import decode_list, load_json
 from mailproviders.exceptions import (
     ConfigProblem,
     ImproperlyConfigured,
@@ -127,14 +126,15 @@ class MailSettings(BaseSettings):
     def _validate_providers(cls, value: Any) -> Any:
         if value is None:
             return None
+        reason = ""
         if isinstance(value, str):
             try:
-                value = json.loads(value)
-            except ValueError:
-                value = None
+                value = load_json(value)
+            except ValueError as exc:
+                value, reason = None, f" ({exc})"
         if not isinstance(value, Mapping):
             raise ValueError(
-                "expected a mapping of alias → provider (JSON object), e.g. "
+                f"expected a mapping of alias → provider (JSON object){reason}, e.g. "
                 '{"default": "console://"}; or set EMAIL_PROVIDERS__default=console://'
             )
         try:

@@ -16,6 +16,7 @@ from typing import Any, Final, cast
 from pydantic import BaseModel, ConfigDict, SecretStr, TypeAdapter, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
+from mailproviders.config.graph import cycles
 from mailproviders.config.options import BuiltinOptions
 from mailproviders.config.values import MASKED_REPR, SECRET_NAMES, looks_like_dsn, mask_dsn
 from mailproviders.exceptions import ConfigProblem, InvalidEmailProvider
@@ -26,6 +27,7 @@ __all__ = [
     "composite_problems",
     "describe_value",
     "problems_from_error",
+    "public_options",
     "validate_options",
 ]
 
@@ -50,6 +52,9 @@ def _mentions(annotation: object, targets: tuple[object, ...]) -> bool:
     return any(_mentions(arg, targets) for arg in typing.get_args(annotation))
 
 
+#: An option every built-in accepts that is deprecated (listed last in hints).
+_DEPRECATED: Final = "fail_silently"
+
 # Streams are duck-typed (io.StringIO is no typing.TextIO subclass): not checked.
 _UNCHECKED: Final = (typing.IO, typing.TextIO, typing.BinaryIO)
 
@@ -59,9 +64,13 @@ def _unknown(name: str | None, known: list[str]) -> str:
     import difflib  # only on this error path: it is not worth its import at start-up
 
     close = difflib.get_close_matches(name or "", known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    listed = f" Expected one of: {', '.join(known)}" if known else ""
-    return f"unknown option{hint}{listed}"
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    # The legacy backend-level flag goes last: it is not what anyone should reach for.
+    listed = [key for key in known if key != _DEPRECATED] + [
+        f"{key} (deprecated)" for key in known if key == _DEPRECATED
+    ]
+    expected = f"; expected one of: {', '.join(listed)}" if listed else ""
+    return f"unknown option {name!r}{hint}{expected}"
 
 
 def _message(
@@ -199,46 +208,58 @@ def validate_options(alias: str, path: str, options: Mapping[str, Any]) -> dict[
     return values
 
 
+def public_options(path: str, alias: str | None) -> frozenset[str]:
+    """The options of the backend at ``path`` whose values may be shown (``check``).
+
+    Those its options model marks as not secret: for a built-in, every option not typed
+    ``SecretStr``; for a custom backend, the ``__init__`` parameters annotated with a type
+    that is not ``SecretStr`` (an un-annotated one, or one taken by ``**kwargs``, may hold
+    anything, and is masked). Raises :class:`InvalidEmailProvider` (``alias``, option
+    ``BACKEND``) when a custom backend cannot be imported.
+    """
+    row = builtin(path)
+    if row is not None:
+        model: type[BaseModel] = row.options
+        secrets: frozenset[str] = frozenset()
+    else:
+        model, secrets = custom_options_model(import_backend(path, alias))
+    return frozenset(
+        name
+        for name, field in model.model_fields.items()
+        if name not in secrets
+        and name not in SECRET_NAMES
+        and (row is not None or field.annotation is not Any)
+        and not _mentions(field.annotation, (SecretStr,))
+    )
+
+
 def composite_problems(
     graph: Mapping[str, Sequence[str]], configured: Collection[str]
 ) -> list[ConfigProblem]:
     """Problems of composite providers: ``graph`` maps each one's alias to its ``using``.
 
     Every alias in ``using`` must be in ``configured``; a provider must not reach itself,
-    directly (listing itself) or through other composite providers (a cycle).
+    directly (listing itself) or through other composite providers (a cycle). Linear in
+    the size of ``graph``.
     """
     problems: list[ConfigProblem] = []
-    known = ", ".join(repr(name) for name in sorted(configured))
+    names = set(configured)
+    known = ", ".join(repr(name) for name in sorted(names))
+    looping = cycles(graph)
     for alias, using in graph.items():
         problems += [
             ConfigProblem(
                 alias, "using", f"no provider named {name!r}; configured aliases: {known}"
             )
             for name in using
-            if name not in configured
+            if name not in names
         ]
-        cycle = _cycle_from(alias, graph)
-        if cycle == [alias, alias]:
+        cycle = looping.get(alias)
+        if cycle == "":
             problems.append(ConfigProblem(alias, "using", "a provider cannot list itself"))
         elif cycle is not None:
-            shown = " → ".join(repr(name) for name in cycle)
-            problems.append(ConfigProblem(alias, "using", f"cycle of providers: {shown}"))
+            problems.append(ConfigProblem(alias, "using", f"cycle of providers: {cycle}"))
     return problems
-
-
-def _cycle_from(start: str, graph: Mapping[str, Sequence[str]]) -> list[str] | None:
-    """The shortest path of aliases from ``start`` back to itself, or ``None``."""
-    paths = [[start]]
-    seen = {start}
-    while paths:
-        path = paths.pop(0)
-        for name in graph.get(path[-1], ()):
-            if name == start:
-                return [*path, start]
-            if name in graph and name not in seen:
-                seen.add(name)
-                paths.append([*path, name])
-    return None
 
 
 def backend_kwargs(path: str, options: Mapping[str, Any]) -> dict[str, Any]:

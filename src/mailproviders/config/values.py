@@ -15,6 +15,7 @@ __all__ = [
     "SECRET_NAMES",
     "decode_list",
     "is_secret",
+    "load_json",
     "looks_like_dsn",
     "mask_dsn",
     "shown",
@@ -29,6 +30,37 @@ SECRET_NAMES: Final = frozenset({"password", "EMAIL_HOST_PASSWORD"})
 
 SCHEME_RE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _QUERY_SECRET_RE: Final = re.compile(r"(?i)(password=)[^&#]*")
+#: Deepest nesting of JSON accepted in configuration (a provider needs about five levels).
+MAX_JSON_DEPTH: Final = 32
+_JSON_STRING_RE: Final = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKETS_RE: Final = re.compile(r"[\[\]{}]")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            # The key is a name (an alias or option); its values are never shown.
+            raise ValueError(f"duplicate key {key!r} in JSON")
+        seen[key] = value
+    return seen
+
+
+def load_json(text: str) -> Any:
+    """Parse configuration JSON: like ``json.loads``, but a key given twice in one object
+    and nesting deeper than :data:`MAX_JSON_DEPTH` are errors.
+
+    Raises ``ValueError`` (never ``RecursionError``) with a message that shows no value.
+    """
+    depth = deepest = 0
+    # Brackets inside strings do not nest: strings are removed first (a linear scan).
+    for bracket in _JSON_BRACKETS_RE.findall(_JSON_STRING_RE.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_JSON_DEPTH:
+                raise ValueError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    return json.loads(text, object_pairs_hook=_no_duplicates)
 
 
 def is_secret(name: str, value: object) -> bool:
@@ -52,9 +84,9 @@ def decode_list(value: Any, *, what: str, split: bool = True, keep_empty: bool =
         return value
     if value.lstrip().startswith("["):
         try:
-            return json.loads(value)
-        except ValueError:
-            raise ValueError(f"expected a JSON list of {what}") from None
+            return load_json(value)
+        except ValueError as exc:
+            raise ValueError(f"expected a JSON list of {what} ({exc})") from None
     if not split:
         return [value]
     parts = [part.strip() for part in value.split(",")]
@@ -74,6 +106,8 @@ def mask_dsn(dsn: str) -> str:
     match = SCHEME_RE.match(dsn)
     head, rest = (dsn[: match.end()], dsn[match.end() :]) if match else ("", dsn)
     userinfo, at, hostpart = rest.rpartition("@")
-    if at and ":" in userinfo:
+    if at and "+api" in head.lower():
+        rest = "***@" + hostpart  # an API DSN carries its key(s) in the whole user part
+    elif at and ":" in userinfo:
         rest = userinfo.split(":", 1)[0] + ":***@" + hostpart
     return head + _QUERY_SECRET_RE.sub(r"\1***", rest)

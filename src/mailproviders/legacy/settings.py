@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from mailproviders.config.options import plaintext_auth_problem
 from mailproviders.config.settings import MailSettings, derive, validate_providers
 from mailproviders.config.values import MASK, is_secret
 from mailproviders.exceptions import ConfigProblem, ImproperlyConfigured
@@ -42,7 +43,9 @@ def legacy_provider(values: Mapping[str, Any]) -> dict[str, Any]:
 
     Historical defaults apply (smtp backend, host ``localhost``, port 25), except the
     timeout: 30 seconds when ``EMAIL_TIMEOUT`` is unset, since blocking forever is never
-    wanted. Secrets are kept as given (``SecretStr`` stays masked).
+    wanted. Secrets are kept as given (``SecretStr`` stays masked). Credentials without
+    ``EMAIL_USE_TLS``/``EMAIL_USE_SSL`` to a host that is not loopback keep working:
+    ``allow_plaintext_auth`` is set for them (:func:`migrated` warns).
     """
     backend = str(values.get("EMAIL_BACKEND") or SMTP_BACKEND)
     backend = BUILTIN_BACKENDS.get(backend, backend)
@@ -52,9 +55,18 @@ def legacy_provider(values: Mapping[str, Any]) -> dict[str, Any]:
         for setting, option in _SMTP_OPTIONS.items():
             if values.get(setting) is not None:
                 options[option] = values[setting]
+        if _plaintext_auth(options):
+            options["allow_plaintext_auth"] = True
     elif backend == FILE_BACKEND and values.get("EMAIL_FILE_PATH") is not None:
         options["file_path"] = values["EMAIL_FILE_PATH"]
     return {"BACKEND": backend, "OPTIONS": options}
+
+
+def _plaintext_auth(options: Mapping[str, Any]) -> bool:
+    if not (options.get("username") and options.get("password")):
+        return False
+    tls, ssl = bool(options.get("use_tls")), bool(options.get("use_ssl"))
+    return plaintext_auth_problem(str(options.get("host")), tls, ssl) is not None
 
 
 def masked(provider: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,4 +104,11 @@ def migrated(settings: MailSettings) -> MailSettings:
         f"'default' provider. Configure it instead as EMAIL_PROVIDERS = "
         f"{{'default': {masked(provider)!r}}} (`mailproviders migrate` prints it as env lines)."
     )
+    if provider["OPTIONS"].get("allow_plaintext_auth"):
+        warn_deprecated(
+            f"the legacy settings send EMAIL_HOST_PASSWORD in plain text to "
+            f"{provider['OPTIONS']['host']} (neither EMAIL_USE_TLS nor EMAIL_USE_SSL is set); "
+            "this is allowed for them only, as if allow_plaintext_auth were set. Use "
+            "STARTTLS instead: EMAIL_PROVIDERS__default='smtp+starttls://user:password@host:587'"
+        )
     return derive(settings, EMAIL_PROVIDERS=synthesised)

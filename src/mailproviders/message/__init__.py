@@ -5,7 +5,8 @@ time zone) is filled in by the send functions, or taken from the process default
 message is serialized on its own.
 
 Modules: :mod:`.base` (the message), :mod:`.alternatives`, :mod:`.addresses`,
-:mod:`.headers` (validation, encoding, folding), :mod:`.mime` (attachments and
+:mod:`.headers` (validation, encoding, folding), :mod:`.arguments` (argument types and
+nesting, checked before anything is sent), :mod:`.mime` (attachments and
 alternatives), :mod:`.serialize` and :mod:`.stdlib` (the fast serializer), :mod:`.hostname`
 (``DNS_NAME``, ``make_msgid``, dates).
 """

@@ -6,6 +6,7 @@ import email.message
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from mailproviders.message import arguments
 from mailproviders.message.base import _STANDARD_BODIES, EmailMessage
 from mailproviders.message.mime import EmailAlternative, EmailAttachment, add_alternative
 
@@ -49,16 +50,24 @@ class EmailMultiAlternatives(EmailMessage):
             cc=cc,
             reply_to=reply_to,
         )
-        self.alternatives = [EmailAlternative(*alternative) for alternative in alternatives or ()]
+        self.alternatives: list[EmailAlternative] = []
+        for alternative in alternatives or ():
+            self.attach_alternative(*alternative)
 
     def attach_alternative(self, content: str | bytes, mimetype: str) -> None:
         """Add an alternative representation of the body.
 
         Raises:
             ValueError: ``content`` or ``mimetype`` is missing, or the type has no ``/``.
+            TypeError: ``content`` is not str or bytes, or ``mimetype`` not a string.
         """
         if content is None or mimetype is None:
             raise ValueError("attach_alternative() needs both content and mimetype")
+        if not isinstance(content, str | bytes):
+            raise arguments.ArgumentTypeError(
+                "content", f"must be str or bytes, not {type(content).__name__}"
+            )
+        arguments.optional_text("mimetype", mimetype)
         if "/" not in mimetype:
             raise ValueError(f"Invalid MIME type {mimetype!r} (expected type/subtype)")
         self.alternatives.append(EmailAlternative(content, mimetype))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailproviders import _hooks
-from mailproviders.message import serialize
+from mailproviders.message import arguments, serialize
 from mailproviders.message.addresses import Envelope, Mailbox, parse_mailbox
 from mailproviders.message.headers import (
     check_content_type,
@@ -42,14 +42,6 @@ _CONTENT_HEADERS = ("content-", "mime-version")
 _SERIALIZE_POLICY = email.policy.default.clone(refold_source="none")
 
 
-def _address_list(argument: str, value: Sequence[str] | None) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        raise TypeError(f'"{argument}" argument must be a list or tuple, not a string')
-    return list(value)
-
-
 class EmailMessage:
     """A single email message, sent to any number of recipients.
 
@@ -59,7 +51,9 @@ class EmailMessage:
     are extra headers; one named like a generated header (``To``, ``Date``,
     ``Message-ID``...) replaces it, names compared case-insensitively.
 
-    Raises ``TypeError`` when ``to``, ``cc``, ``bcc`` or ``reply_to`` is a bare string.
+    Raises ``TypeError`` naming the argument when one has the wrong type: ``to``, ``cc``,
+    ``bcc`` or ``reply_to`` not a list or tuple of strings (a bare string included),
+    ``from_email``, ``subject`` or ``body`` not a string, a header name not a string.
     """
 
     content_subtype = "plain"
@@ -84,14 +78,15 @@ class EmailMessage:
         cc: Sequence[str] | None = None,
         reply_to: Sequence[str] | None = None,
     ) -> None:
-        self.to = _address_list("to", to)
-        self.cc = _address_list("cc", cc)
-        self.bcc = _address_list("bcc", bcc)
-        self.reply_to = _address_list("reply_to", reply_to)
-        self.from_email = from_email
-        self.subject = subject
-        self.body = body or ""
+        self.to = arguments.address_list("to", to)
+        self.cc = arguments.address_list("cc", cc)
+        self.bcc = arguments.address_list("bcc", bcc)
+        self.reply_to = arguments.address_list("reply_to", reply_to)
+        self.from_email = arguments.optional_text("from_email", from_email)
+        self.subject = arguments.text("subject", subject)
+        self.body = arguments.text("body", body)
         self.extra_headers: dict[str, Any] = dict(headers or {})
+        arguments.header_names("headers", self.extra_headers)
         self.attachments: list[EmailAttachment | email.message.MIMEPart] = []
         for attachment in attachments or ():
             if isinstance(attachment, email.message.MIMEPart):
@@ -124,9 +119,10 @@ class EmailMessage:
 
         Raises ``ValueError`` when an address is invalid (the message contains it).
         """
+        arguments.check_message(self, EmailMessage)
         sender = self._mailbox(self.resolved_from_email(), "From").addr_spec
         recipients = [
-            (address, self._mailbox(str(address), header).addr_spec)
+            (address, self._mailbox(address, header).addr_spec)
             for header, addresses in (("To", self.to), ("Cc", self.cc), ("Bcc", self.bcc))
             for address in addresses
             if address
@@ -141,8 +137,8 @@ class EmailMessage:
             mailbox = memo[address] = parse_mailbox(address, header)
         return mailbox
 
-    def _address_header(self, name: str, addresses: Iterable[object]) -> str:
-        mailboxes = [self._mailbox(str(address), name) for address in addresses if address]
+    def _address_header(self, name: str, addresses: Iterable[str]) -> str:
+        mailboxes = [self._mailbox(address, name) for address in addresses if address]
         return fold_addresses(name, mailboxes)
 
     def header_items(self) -> list[tuple[str, str]]:
@@ -152,6 +148,7 @@ class EmailMessage:
             ValueError: a header is invalid (line break, bad address, Bcc in
                 ``headers``...); the message names the header.
         """
+        arguments.check_message(self, EmailMessage)
         extra = {name.lower(): name for name in self.extra_headers}
         if "bcc" in extra:
             raise ValueError(
@@ -255,13 +252,18 @@ class EmailMessage:
 
         Raises:
             ValueError: content is missing, or given alongside a MIMEPart, or the
-                MIME type has no ``/``.
+                MIME type has no ``/``, or is a message that contains this one (or nests
+                more than ``arguments.MAX_NESTING`` deep).
+            TypeError: an argument of the wrong type (naming it).
         """
         if isinstance(filename, email.message.MIMEPart):
             if content is not None or mimetype is not None:
                 raise ValueError("content and mimetype must not be given with a MIMEPart")
             self.attachments.append(filename)
             return
+        arguments.attachment(filename, content, mimetype, EmailMessage)
+        if isinstance(content, EmailMessage):
+            arguments.check_nesting(self, content, EmailMessage)
         charset = self.encoding or "utf-8"
         self.attachments.append(new_attachment(filename, content, mimetype, charset))
 

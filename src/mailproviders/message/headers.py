@@ -39,6 +39,7 @@ _NAME_RE = re.compile(r"^[!-9;-~]+$")
 _Q_SAFE = frozenset(string.ascii_letters + string.digits + "!*+-/")
 _PHRASE_ATOM = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~")
 _WORDS = re.compile(r"([ \t]*)([^ \t]+)")
+_C0_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ADDRESS_HEADERS = frozenset(
     {"from", "to", "cc", "reply-to", "sender", "resent-from", "resent-sender", "resent-to"}
     | {"resent-cc", "resent-bcc"}
@@ -46,13 +47,21 @@ ADDRESS_HEADERS = frozenset(
 
 
 def check_no_line_breaks(header: str, value: str) -> None:
-    """Raise ``ValueError`` naming ``header`` if ``value`` contains CR or LF."""
+    """Raise ``ValueError`` naming ``header`` if ``value`` contains CR or LF, or another
+    C0 control character but TAB (or DEL): readers disagree on what an encoded control
+    character means, so none goes into a header. (U+0085, U+2028 and U+2029 are not
+    controls: in free text they are encoded, and read back as written.)"""
     if "\r" in value or "\n" in value:
         raise ValueError(f"Header {header!r} must not contain line breaks: {value!r}")
+    if _C0_CONTROLS.search(value):
+        raise ValueError(f"Header {header!r} must not contain control characters: {value!r}")
 
 
 def check_header_name(name: str) -> None:
-    """Raise ``ValueError`` unless ``name`` is a valid RFC 5322 field name."""
+    """Raise ``ValueError`` unless ``name`` is a valid RFC 5322 field name (``TypeError``
+    unless it is a string)."""
+    if not isinstance(name, str):
+        raise TypeError(f"Header names must be strings, not {type(name).__name__}: {name!r}")
     check_no_line_breaks(name, name)
     if not _NAME_RE.match(name) or len(name) > 76:
         raise ValueError(f"Invalid header name {name!r}")
@@ -205,10 +214,16 @@ def address_header(name: str, addresses: Iterable[object]) -> str:
 
     Raises:
         ValueError: an address is invalid or contains a line break.
+        TypeError: an address is not a string.
     """
-    return fold_addresses(
-        name, [parse_mailbox(str(address), name) for address in addresses if address]
-    )
+    mailboxes = []
+    for address in addresses:
+        if not isinstance(address, str):
+            kind = type(address).__name__
+            raise TypeError(f"Header {name!r} must list strings, not {kind}: {address!r}")
+        if address:
+            mailboxes.append(parse_mailbox(address, name))
+    return fold_addresses(name, mailboxes)
 
 
 def extra_header(name: str, value: object) -> str:
@@ -217,9 +232,13 @@ def extra_header(name: str, value: object) -> str:
     per RFC 5322, anything else ``str()``-ed and treated as unstructured text.
 
     Raises:
-        ValueError: invalid name, a line break, or an invalid address.
+        ValueError: invalid name, a line break or control character, or an invalid
+            address.
+        TypeError: the name is not a string, or the value is bytes.
     """
     check_header_name(name)
+    if isinstance(value, bytes | bytearray | memoryview):
+        raise TypeError(f"Header {name!r} must not be bytes (decode it first): {value!r}")
     if name.lower() in ADDRESS_HEADERS and isinstance(value, list | tuple):
         return address_header(name, value)
     text = email.utils.format_datetime(value) if isinstance(value, datetime) else str(value)

@@ -2,10 +2,13 @@
 
 :mod:`.backend` is the backend (sync); :mod:`.asyncpair` its async methods, native in
 :mod:`.aio` when aiosmtplib is installed; :mod:`.transaction` one sync mail transaction;
-:mod:`.session` what the sync and async paths share (message preparation, errors, the
-report of refused recipients).
+:mod:`.client` the sync connection (a deadline per reply, UTF-8 AUTH);
+:mod:`.session` what the sync and async paths share (message preparation, errors, what
+counts as possibly delivered, the report of refused recipients); :mod:`.recipients` the
+recipients of a message across the transactions that 452 replies force.
 """
 
 from mailproviders.backends.smtp.backend import DEFAULT_TIMEOUT, EmailBackend, Password
+from mailproviders.backends.smtp.session import SMTPProtocolError
 
-__all__ = ["DEFAULT_TIMEOUT", "EmailBackend", "Password"]
+__all__ = ["DEFAULT_TIMEOUT", "EmailBackend", "Password", "SMTPProtocolError"]

@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import smtplib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Final, cast
 
 import aiosmtplib
 
 from mailproviders.backends.smtp import session
+from mailproviders.backends.smtp.aioerrors import reraise, translated
+from mailproviders.backends.smtp.recipients import Recipients
 from mailproviders.backends.smtp.session import Prepared
-from mailproviders.exceptions import record_possibly_sent
 
 if TYPE_CHECKING:
     from mailproviders.backends.smtp.backend import EmailBackend
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["close", "open_connection", "send"]
 
 _SERVICE_CLOSING: Final = 421
+_START_INPUT: Final = 354
 
 
 async def open_connection(backend: EmailBackend) -> bool:
@@ -36,9 +38,9 @@ async def open_connection(backend: EmailBackend) -> bool:
     try:
         backend.async_connection = await _connect(backend)
     except BaseException as exc:
-        error = _translated(exc)
+        error = translated(exc)
         session.connect_failed(backend, error)
-        _reraise(error, exc)
+        reraise(error, exc)
     return True
 
 
@@ -97,10 +99,10 @@ async def send(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
             await _deliver(backend, message, prepared)
             sent.append(message)
     except BaseException as exc:
-        error = _translated(exc)
+        error = translated(exc)
         _drop_if_broken(backend, error)
         session.send_failed(backend, error, sent)
-        _reraise(error, exc)
+        reraise(error, exc)
     finally:
         if opened_here:
             await close(backend)
@@ -127,56 +129,112 @@ async def _deliver(backend: EmailBackend, message: EmailMessage, prepared: Prepa
 async def _transaction(
     connection: aiosmtplib.SMTP, message: EmailMessage, prepared: Prepared
 ) -> dict[str, tuple[int, bytes]]:
-    """MAIL, RCPT, DATA, like the sync path; returns the refused recipients.
-
-    A failure other than a refusal reply once DATA has begun (lost connection, timeout,
-    cancellation) marks ``message`` as possibly delivered.
-    """
+    """MAIL, RCPT, DATA, like the sync path (452 replies included); returns the refused
+    recipients. What counts as possibly delivered is :func:`.session.after_data`."""
     encoding = "utf-8" if prepared.needs_smtputf8 else "ascii"
     options = ["SMTPUTF8"] if prepared.needs_smtputf8 else []
     if connection.supports_extension("size"):
         options.insert(0, f"size={len(prepared.data)}")
-    refused: dict[str, tuple[int, bytes]] = {}
+    state = Recipients(prepared.recipients)
+    while state.pending:
+        try:
+            await _one_transaction(
+                connection,
+                message,
+                prepared=prepared,
+                state=state,
+                options=options,
+                encoding=encoding,
+            )
+        except BaseException as exc:
+            error = translated(exc)
+            state.failed(error, message)
+            reraise(error, exc)
+    return state.result()
+
+
+async def _one_transaction(
+    connection: aiosmtplib.SMTP,
+    message: EmailMessage,
+    *,
+    prepared: Prepared,
+    state: Recipients,
+    options: list[str],
+    encoding: str,
+) -> None:
     try:
         await connection.mail(prepared.sender, options=options, encoding=encoding)
-        for address in prepared.recipients:
+        for index, address in enumerate(state.pending):
             try:
                 await connection.rcpt(address, encoding=encoding)
             except aiosmtplib.SMTPRecipientRefused as exc:
-                refused[address] = (exc.code, exc.message.encode())
-                if exc.code == _SERVICE_CLOSING:
+                go_on = state.add(index, exc.code, exc.message.encode())
+                if exc.code == _SERVICE_CLOSING or not connection.is_connected:
+                    raise smtplib.SMTPRecipientsRefused(state.refused) from exc
+                if not go_on:
                     break
-        if len(refused) == len(prepared.recipients) or not connection.is_connected:
-            raise smtplib.SMTPRecipientsRefused(refused)
+            else:
+                state.add(index, 250, b"")
     except (aiosmtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
+        await _reset(connection, exc)
+        reraise(translated(exc), exc)
+    if not state.accepted:
         await _reset(connection)
-        raise _translated(exc) from exc
+        state.end(delivered=False)
+        return
+    await _send_data(connection, message, prepared.data)
+    state.end(delivered=True)
+
+
+async def _send_data(connection: aiosmtplib.SMTP, message: EmailMessage, data: bytes) -> None:
+    """DATA, then the message from the rendered bytes in slices, as the sync path does."""
+    response = await connection.execute_command(b"DATA")
+    if response.code != _START_INPUT:
+        error = smtplib.SMTPDataError(response.code, response.message.encode())
+        await _reset(connection, error)
+        raise error
     try:
-        await connection.data(prepared.data)
-    except aiosmtplib.SMTPResponseException as exc:
-        await _reset(connection)
-        raise _translated(exc) from exc
+        protocol = connection.protocol
+        if protocol is None:
+            raise smtplib.SMTPServerDisconnected("Connection lost")
+        if hasattr(protocol, "_response_pending"):  # a reply now belongs to this command
+            protocol._response_pending = True
+        last: bytes | memoryview | None = None
+        for piece in session.stuffed(data):
+            if last is not None:
+                _write(protocol, last)
+                await protocol._drain_helper()  # flow control: at most a slice is buffered
+            last = piece
+        assert last is not None
+        _write(protocol, last)
+        reply = await protocol.read_response(timeout=connection.timeout)
+        refused = session.end_of_data_error(reply.code, reply.message.encode())
+        if refused is not None:
+            if session.refusal(refused):
+                await _reset(connection, refused)
+            else:  # not an answer to trust: the session's state is unknown
+                _abort(connection)
+            raise refused
     except BaseException as exc:
-        error = _translated(exc)
-        record_possibly_sent(error, [message])
-        _reraise(error, exc)
-    return refused
+        failure = translated(exc)
+        session.after_data(failure, message)
+        reraise(failure, exc)
 
 
-async def _reset(connection: aiosmtplib.SMTP) -> None:
+def _write(protocol: aiosmtplib.protocol.SMTPProtocol, data: bytes | memoryview) -> None:
+    transport = protocol.transport
+    if transport is None or transport.is_closing():
+        raise smtplib.SMTPServerDisconnected("Connection lost")
+    cast("asyncio.WriteTransport", transport).write(data)
+
+
+async def _reset(connection: aiosmtplib.SMTP, error: BaseException | None = None) -> None:
     """End a refused transaction so that the session stays usable (after a 421,
-    aiosmtplib has already closed it)."""
-    if connection.is_connected:
+    aiosmtplib has already closed it; after a reply that is not SMTP, nothing is said)."""
+    garbage = isinstance(error, aiosmtplib.SMTPResponseException) and error.code < 0
+    if connection.is_connected and not garbage:
         with contextlib.suppress(aiosmtplib.SMTPResponseException, ConnectionError):
             await connection.rset()
-
-
-def _replies(
-    refused: dict[str, aiosmtplib.SMTPResponse] | list[aiosmtplib.SMTPRecipientRefused],
-) -> dict[str, tuple[int, bytes]]:
-    if isinstance(refused, dict):
-        return {address: (r.code, r.message.encode()) for address, r in refused.items()}
-    return {r.recipient: (r.code, r.message.encode()) for r in refused}
 
 
 def _drop_if_broken(backend: EmailBackend, error: BaseException) -> None:
@@ -199,55 +257,3 @@ def _abort(connection: aiosmtplib.SMTP) -> None:
     if isinstance(transport, asyncio.Transport):
         transport.abort()
     connection.close()
-
-
-def _reraise(error: BaseException, original: BaseException) -> NoReturn:
-    if error is original:
-        raise original
-    raise error from original
-
-
-def _translated(exc: BaseException) -> BaseException:
-    """The exception the sync path raises for aiosmtplib's ``exc`` (``exc`` when not
-    aiosmtplib's), chained to it already, as it will be when raised."""
-    error = _mapped(exc) if isinstance(exc, aiosmtplib.SMTPException) else exc
-    if error is not exc and error.__context__ is None:
-        error.__context__ = exc
-    return error
-
-
-def _mapped(exc: aiosmtplib.SMTPException) -> BaseException:
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        return smtplib.SMTPRecipientsRefused(_replies(exc.recipients))
-    if isinstance(exc, aiosmtplib.SMTPReadTimeoutError):
-        # What smtplib raises for a reply that never came (chained to the timeout).
-        return smtplib.SMTPServerDisconnected("Connection unexpectedly closed: timed out")
-    if isinstance(exc, aiosmtplib.SMTPTimeoutError):
-        return TimeoutError(exc.message)
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return _response_error(exc)
-    if isinstance(exc, aiosmtplib.SMTPConnectError):
-        cause = exc.__cause__
-        return cause if isinstance(cause, OSError) else ConnectionError(exc.message)
-    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
-        return smtplib.SMTPServerDisconnected(exc.message)
-    if isinstance(exc, aiosmtplib.SMTPNotSupported):
-        return smtplib.SMTPNotSupportedError(exc.message)
-    return smtplib.SMTPException(exc.message)
-
-
-def _response_error(exc: aiosmtplib.SMTPResponseException) -> smtplib.SMTPResponseException:
-    reply = exc.message.encode()
-    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
-        return smtplib.SMTPSenderRefused(exc.code, reply, exc.sender)
-    kinds: list[tuple[type[aiosmtplib.SMTPResponseException], type[smtplib.SMTPResponseException]]]
-    kinds = [
-        (aiosmtplib.SMTPAuthenticationError, smtplib.SMTPAuthenticationError),
-        (aiosmtplib.SMTPDataError, smtplib.SMTPDataError),
-        (aiosmtplib.SMTPHeloError, smtplib.SMTPHeloError),
-        (aiosmtplib.SMTPConnectResponseError, smtplib.SMTPConnectError),
-    ]
-    for theirs, ours in kinds:
-        if isinstance(exc, theirs):
-            return ours(exc.code, reply)
-    return smtplib.SMTPResponseException(exc.code, reply)

@@ -7,6 +7,7 @@ path itself is :mod:`.aio` (imported only when aiosmtplib is installed).
 from __future__ import annotations
 
 import smtplib
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, cast
 
@@ -22,15 +23,42 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncMethods"]
 
+#: Guards every backend's table of per-loop state (held only to look up or add an entry).
+_STATE_LOCK = threading.Lock()
+
+
+class _LoopState:
+    """The async connection of one event loop and the lock that serializes its use."""
+
+    __slots__ = ("connection", "lock", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        import asyncio
+
+        self.loop = loop
+        self.lock = asyncio.Lock()
+        self.connection: aiosmtplib.SMTP | None = None
+
 
 class AsyncMethods(BaseEmailBackend):
     """``aopen``/``aclose``/``asend_messages`` of the SMTP backend (a mixin of it)."""
 
-    #: The open native async connection, or ``None`` (see :meth:`aopen`).
-    async_connection: aiosmtplib.SMTP | None = None
     #: The sync connection (set by the SMTP backend).
     connection: smtplib.SMTP | None
-    _async_lock_for: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+    _loop_states: dict[int, _LoopState] | None = None
+
+    @property
+    def async_connection(self) -> aiosmtplib.SMTP | None:
+        """The open native async connection of the running event loop, or ``None`` (also
+        outside an event loop). Each loop has its own (see :meth:`aopen`)."""
+        state = self._loop_state(create=False)
+        return None if state is None else state.connection
+
+    @async_connection.setter
+    def async_connection(self, connection: aiosmtplib.SMTP | None) -> None:
+        state = self._loop_state(create=connection is not None)
+        if state is not None:
+            state.connection = connection
 
     async def aopen(self) -> None:
         """Async :meth:`open` (same exceptions); a no-op when already open."""
@@ -71,15 +99,33 @@ class AsyncMethods(BaseEmailBackend):
             return await aio.send(cast("EmailBackend", self), messages)
 
     def _async_lock(self) -> asyncio.Lock:
-        # An asyncio.Lock belongs to one event loop: a backend used again under a new
-        # loop (another asyncio.run) gets a new lock, and its old connection is dropped.
+        state = self._loop_state(create=True)
+        assert state is not None
+        return state.lock
+
+    def _loop_state(self, *, create: bool) -> _LoopState | None:
+        # An asyncio.Lock and an aiosmtplib connection belong to one event loop, so each
+        # loop gets its own: threads each running asyncio.run() share the backend without
+        # waiting on each other's locks. Entries of closed loops are dropped on the way.
         import asyncio
 
-        loop = asyncio.get_running_loop()
-        if self._async_lock_for is None or self._async_lock_for[0] is not loop:
-            self._async_lock_for = (loop, asyncio.Lock())
-            self.async_connection = None
-        return self._async_lock_for[1]
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        with _STATE_LOCK:
+            states = self._loop_states
+            if states is None:
+                states = self._loop_states = {}
+            state = states.get(id(loop))
+            if state is not None and state.loop is loop:
+                return state
+            if not create:
+                return None
+            for key in [key for key, old in states.items() if old.loop.is_closed()]:
+                del states[key]
+            state = states[id(loop)] = _LoopState(loop)
+            return state
 
 
 def _native_async() -> bool:

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend, NotGiven
 from mailproviders.backends.smtp import session
 from mailproviders.backends.smtp.asyncpair import AsyncMethods
+from mailproviders.backends.smtp.client import Client, SSLClient
 from mailproviders.backends.smtp.session import Password, Prepared
 from mailproviders.backends.smtp.transaction import send_transaction
 from mailproviders.config.options import smtp_problems
@@ -35,8 +36,15 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
     ``port`` defaults to 465 with ``use_ssl`` (implicit TLS), 587 with ``use_tls``
     (STARTTLS, which the server *must* offer) and 25 otherwise. Server certificates are
     verified against ``ssl_cafile`` or the system store; ``ssl_certfile``/``ssl_keyfile``
-    add a client certificate. ``timeout=None`` means 30 seconds. Login happens only when
-    both ``username`` and ``password`` are set.
+    add a client certificate. ``timeout=None`` means 30 seconds; it bounds each reply as a
+    whole (a server trickling continuation lines cannot stretch it). Login happens only
+    when both ``username`` and ``password`` are set; the password is sent as UTF-8 and
+    not kept on the connection object.
+
+    ``allow_plaintext_auth`` is the explicit opt-in that configuration needs to log in
+    without TLS to a host that is not loopback; that rule is checked where configuration
+    is loaded (``configure()``, ``mailproviders check``). A backend built directly in code
+    is not checked and does not warn: the caller chose its options explicitly.
 
     One connection serves all messages of a :meth:`send_messages` call; a connection opened
     with :meth:`open` (or ``with backend:``) serves every call until :meth:`close`. One
@@ -47,15 +55,17 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
     returns the number of messages accepted so far instead of raising.
 
     Raises :class:`~mailproviders.exceptions.InvalidEmailProvider` (option ``use_ssl``)
-    when ``use_tls`` and ``use_ssl`` are both true, or (option ``ssl_keyfile``) when a key
-    file is given without a certificate file.
+    when ``use_tls`` and ``use_ssl`` are both true, (option ``ssl_keyfile``) when a key
+    file is given without a certificate file, or (option ``host``) when ``host`` holds a
+    ``://`` (a DSN or URL given as the host; shown with its password masked).
 
     The async methods (:meth:`asend_messages`, :meth:`aopen`, :meth:`aclose`) use
     aiosmtplib when it is installed (``mailproviders[async]``), with the same options,
     TLS rules, results and exceptions (``smtplib`` ones) as the sync methods; without it
     they run the sync methods in a worker thread. The async connection
-    (:attr:`async_connection`) is separate from the sync one and guarded by an
-    ``asyncio.Lock``.
+    (:attr:`async_connection`) is separate from the sync one; there is one per event
+    loop, each guarded by its own ``asyncio.Lock``, so threads each running their own
+    loop (``asyncio.run``) may share the instance.
     """
 
     def __init__(
@@ -72,10 +82,12 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
         ssl_certfile: str | PathLike[str] | None = None,
         ssl_keyfile: str | PathLike[str] | None = None,
         ssl_cafile: str | PathLike[str] | None = None,
+        allow_plaintext_auth: bool = False,
         fail_silently: bool | NotGiven = NOT_GIVEN,
     ) -> None:
         super().__init__(alias=alias, fail_silently=fail_silently)
-        for option, problem in smtp_problems(use_tls, use_ssl, ssl_certfile, ssl_keyfile)[:1]:
+        problems = smtp_problems(use_tls, use_ssl, ssl_certfile, ssl_keyfile, host=host)
+        for option, problem in problems[:1]:
             raise InvalidEmailProvider(problem, alias=alias, option=option)
         self.host = host
         self.port = port if port is not None else 465 if use_ssl else 587 if use_tls else 25
@@ -88,6 +100,8 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
         self.ssl_certfile = ssl_certfile
         self.ssl_keyfile = ssl_keyfile
         self.ssl_cafile = ssl_cafile
+        #: Checked where the configuration is loaded, not here (see docs/backends.md).
+        self.allow_plaintext_auth = allow_plaintext_auth
         #: The open connection, or ``None``.
         self.connection: smtplib.SMTP | None = None
         self._ssl_context: ssl.SSLContext | None = None
@@ -129,7 +143,7 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
 
     def _connect(self) -> smtplib.SMTP:
         if self.use_ssl:
-            connection: smtplib.SMTP = smtplib.SMTP_SSL(
+            connection: smtplib.SMTP = SSLClient(
                 self.host,
                 self.port,
                 local_hostname=session.local_hostname(),
@@ -137,7 +151,7 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
                 context=self.ssl_context,
             )
         else:
-            connection = smtplib.SMTP(
+            connection = Client(
                 self.host, self.port, local_hostname=session.local_hostname(), timeout=self.timeout
             )
         try:

@@ -1,27 +1,31 @@
-"""One SMTP mail transaction (MAIL, RCPT, DATA) that knows how far it got.
+"""One message over a sync SMTP connection: MAIL, RCPT, DATA, knowing how far it got.
 
 ``smtplib.SMTP.sendmail`` cannot tell "refused before the message was sent" from "the
 connection was lost after the message's data was sent, before the reply". The second is
 ambiguous (the server may have accepted the message), so such an exception is marked
-with :func:`~mailproviders.exceptions.record_possibly_sent` and nobody resends it blindly.
+with :func:`~mailproviders.exceptions.record_possibly_sent` (the rule is
+:func:`.session.after_data`, shared with the async path) and nobody resends it blindly.
+
+A server answering 452 (too many recipients) gets the rest in further transactions
+(:class:`.recipients.Recipients`). The data is sent from the rendered bytes in slices
+(:func:`.session.stuffed`): no dot-stuffed copy of the whole message is made.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import smtplib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from mailproviders.exceptions import record_possibly_sent
+from mailproviders.backends.smtp import session
+from mailproviders.backends.smtp.recipients import Recipients
 
 if TYPE_CHECKING:
     from mailproviders.message import EmailMessage
 
 __all__ = ["send_transaction"]
 
-_LINE_START_DOT: Final = re.compile(rb"(?m)^\.")
 _SERVICE_CLOSING: Final = 421
 
 
@@ -40,7 +44,7 @@ def send_transaction(
     ``SMTPRecipientsRefused`` when every recipient is (or on a 421), ``SMTPDataError``
     when DATA or the message is refused; after a refusal the session is reset (RSET), or
     closed on a 421. An exception raised once the message's data has gone out is marked
-    as possibly having delivered ``message``.
+    as possibly having delivered ``message``, unless it is a refusal reply.
     """
     connection.ehlo_or_helo_if_needed()
     mail_options: list[str] = []
@@ -48,23 +52,50 @@ def send_transaction(
         if connection.has_extn("size"):
             mail_options.append(f"size={len(data)}")
         mail_options.extend(options)
+    state = Recipients(list(recipients))
+    while state.pending:
+        try:
+            _one_transaction(
+                connection,
+                message,
+                state=state,
+                sender=sender,
+                mail_options=mail_options,
+                data=data,
+            )
+        except BaseException as exc:
+            state.failed(exc, message)
+            raise
+    return state.result()
+
+
+def _one_transaction(
+    connection: smtplib.SMTP,
+    message: EmailMessage,
+    *,
+    state: Recipients,
+    sender: str,
+    mail_options: list[str],
+    data: bytes,
+) -> None:
     code, reply = connection.mail(sender, mail_options)
     if code != 250:
         _abandon(connection, code)
         raise smtplib.SMTPSenderRefused(code, reply, sender)
-    refused: dict[str, tuple[int, bytes]] = {}
-    for address in recipients:
+    for index, address in enumerate(state.pending):
         code, reply = connection.rcpt(address)
-        if code not in (250, 251):
-            refused[address] = (code, reply)
         if code == _SERVICE_CLOSING:
+            state.add(index, code, reply)
             connection.close()
-            raise smtplib.SMTPRecipientsRefused(refused)
-    if len(refused) == len(recipients):
+            raise smtplib.SMTPRecipientsRefused(state.refused)
+        if not state.add(index, code, reply):
+            break
+    if not state.accepted:
         _abandon(connection)
-        raise smtplib.SMTPRecipientsRefused(refused)
+        state.end(delivered=False)
+        return
     _send_data(connection, message, data)
-    return refused
+    state.end(delivered=True)
 
 
 def _send_data(connection: smtplib.SMTP, message: EmailMessage, data: bytes) -> None:
@@ -72,18 +103,19 @@ def _send_data(connection: smtplib.SMTP, message: EmailMessage, data: bytes) -> 
     if code != 354:
         _abandon(connection, code)
         raise smtplib.SMTPDataError(code, reply)
-    payload = _LINE_START_DOT.sub(b"..", data)
-    if not payload.endswith(b"\r\n"):
-        payload += b"\r\n"
     try:
-        connection.send(payload + b".\r\n")
-        code, reply = connection.getreply()
+        for piece in session.stuffed(data):
+            connection.send(piece)
+        error = session.end_of_data_error(*connection.getreply())
+        if error is not None:
+            if session.refusal(error):
+                _abandon(connection, error.smtp_code)
+            else:  # not an answer to trust: the session's state is unknown
+                connection.close()
+            raise error
     except BaseException as exc:
-        record_possibly_sent(exc, [message])
+        session.after_data(exc, message)
         raise
-    if code != 250:
-        _abandon(connection, code)
-        raise smtplib.SMTPDataError(code, reply)
 
 
 def _abandon(connection: smtplib.SMTP, code: int | None = None) -> None:
