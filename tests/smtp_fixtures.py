@@ -18,6 +18,9 @@ Fixtures (all servers are :class:`SMTPTestServer`, stopped after the test):
   continuation lines, garbage, oversized lines, a hang-up before 354).
 - ``postfix_server``: a real Postfix (Debian package) on 127.0.0.1 with a small
   ``smtpd_recipient_limit``, discarding every message (:class:`PostfixServer`).
+- ``pipelining_server``: a factory for an own asyncio server (:class:`PipeliningServer`)
+  that advertises PIPELINING (or not) and records which commands arrived in each read.
+- ``smtp_sink``: Postfix's ``smtp-sink`` counting what it receives (:class:`SMTPSink`).
 
 Typical use::
 
@@ -627,3 +630,239 @@ def postfix_server() -> Iterator[PostfixServer]:
     finally:
         _postfix(root / "conf", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- PIPELINING (RFC 2920): an own asyncio server that records what arrived per read ---
+
+_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass
+class PipeliningServer:
+    """An asyncio SMTP server on 127.0.0.1 that advertises PIPELINING (unless
+    ``pipelining=False``) and records, per connection, the command verbs that arrived in
+    each read (``reads[connection][read]``): several in one read prove pipelining.
+
+    Faults: ``refuse`` - RCPT addresses answered 550; ``drop_after_data`` - the n-th
+    message (counted over all connections, from 1) is received whole, then the connection
+    is closed without a reply (the message is kept in ``unanswered``). Accepted messages'
+    data are in ``accepted`` (with ``keep=False`` only counted, in ``accepted_count``).
+    """
+
+    pipelining: bool = True
+    refuse: frozenset[str] = frozenset()
+    drop_after_data: int | None = None
+    keep: bool = True
+    host: str = "127.0.0.1"
+    port: int = 0
+    reads: list[list[list[str]]] = field(default_factory=list)
+    accepted: list[bytes] = field(default_factory=list)
+    accepted_count: int = 0
+    unanswered: list[bytes] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def options(self, **extra: Any) -> dict[str, Any]:
+        """OPTIONS reaching this server (plain SMTP), plus ``extra``."""
+        return {"host": self.host, "port": self.port, "timeout": 10.0, **extra}
+
+    def message_ids(self, messages: Iterable[bytes] | None = None) -> list[str]:
+        """The Message-IDs of ``messages`` (default: the accepted ones), in order."""
+        found = [_MESSAGE_ID.search(data) for data in (messages or self.accepted)]
+        return [match.group(1).decode() for match in found if match]
+
+    def envelope_reads(self) -> list[list[str]]:
+        """The reads that carried a MAIL command, over all connections."""
+        return [verbs for reads in self.reads for verbs in reads if "MAIL" in verbs]
+
+
+class _PipeliningSession(asyncio.Protocol):
+    def __init__(self, server: PipeliningServer) -> None:
+        self.server = server
+        self.buffer = bytearray()
+        self.data: bytearray | None = None
+        self.recipients = 0
+        self.mail = False
+        self.reads: list[list[str]] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        with self.server.lock:
+            self.server.reads.append(self.reads)
+        transport.write(b"220 pipelining test server\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        verbs: list[str] = []
+        self.reads.append(verbs)
+        self.buffer += data
+        while not self.transport.is_closing():
+            if self.data is not None:
+                if not self._take_data():
+                    return
+                continue
+            end = self.buffer.find(b"\r\n")
+            if end < 0:
+                return
+            line = bytes(self.buffer[:end])
+            del self.buffer[: end + 2]
+            verb = line.split(b" ", 1)[0].split(b":", 1)[0].upper().decode("ascii", "replace")
+            verbs.append(verb)
+            self.transport.write(self._answer(verb, line))
+
+    def _answer(self, verb: str, line: bytes) -> bytes:
+        if verb == "EHLO":
+            extensions = ["PIPELINING"] if self.server.pipelining else []
+            lines = ["pipes", *extensions, "8BITMIME", "SMTPUTF8", "SIZE 100000000"]
+            return "".join(
+                f"250{' ' if i == len(lines) - 1 else '-'}{text}\r\n"
+                for i, text in enumerate(lines)
+            ).encode()
+        if verb == "MAIL":
+            self.mail, self.recipients = True, 0
+            return b"250 sender ok\r\n"
+        if verb == "RCPT":
+            address = line.split(b"<", 1)[-1].split(b">", 1)[0].decode("utf-8", "replace")
+            if not self.mail:
+                return b"503 need MAIL first\r\n"
+            if address in self.server.refuse:
+                return b"550 no such user here\r\n"
+            self.recipients += 1
+            return b"250 recipient ok\r\n"
+        if verb == "DATA":
+            if not self.recipients:
+                return b"554 no valid recipients\r\n"
+            self.data = bytearray(b"\r\n")  # so that an empty message ends at index 0
+            return b"354 go ahead\r\n"
+        if verb in ("RSET", "HELO", "NOOP"):
+            self.mail, self.recipients = False, 0
+            return b"250 ok\r\n"
+        if verb == "QUIT":
+            self.transport.write(b"221 bye\r\n")
+            self.transport.close()
+            return b""
+        return b"502 not implemented\r\n"
+
+    def _take_data(self) -> bool:
+        assert self.data is not None
+        start = max(0, len(self.data) - 4)
+        self.data += self.buffer
+        self.buffer.clear()
+        end = self.data.find(b"\r\n.\r\n", start)
+        if end < 0:
+            return False
+        message = bytes(self.data[2 : end + 2])
+        self.buffer += self.data[end + 5 :]
+        self.data, self.mail, self.recipients = None, False, 0
+        server = self.server
+        with server.lock:
+            number = server.accepted_count + len(server.unanswered) + 1
+            if number == server.drop_after_data:
+                server.unanswered.append(message)
+                self.transport.abort()
+                return False
+            server.accepted_count += 1
+            if server.keep:
+                server.accepted.append(message)
+        self.transport.write(b"250 queued\r\n")
+        return True
+
+
+@pytest.fixture
+def pipelining_server() -> Iterator[Callable[..., PipeliningServer]]:
+    """Factory: ``pipelining_server(pipelining=True, refuse=..., drop_after_data=...,
+    keep=True)`` starts a :class:`PipeliningServer` in its own thread and event loop;
+    all are stopped after the test."""
+    stops: list[Callable[[], None]] = []
+
+    def make(**settings: Any) -> PipeliningServer:
+        server = PipeliningServer(**settings)
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        async def serve() -> asyncio.base_events.Server:
+            listener = await loop.create_server(lambda: _PipeliningSession(server), server.host, 0)
+            server.port = listener.sockets[0].getsockname()[1]
+            return listener
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            holder.append(loop.run_until_complete(serve()))
+            started.set()
+            loop.run_forever()
+
+        holder: list[asyncio.base_events.Server] = []
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        assert started.wait(10)
+
+        def stop() -> None:
+            loop.call_soon_threadsafe(holder[0].close)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+
+        stops.append(stop)
+        return server
+
+    yield make
+    for stop in stops:
+        stop()
+
+
+# --- Postfix's smtp-sink: an independent sink that advertises PIPELINING and counts ---
+
+
+@dataclass
+class SMTPSink:
+    """A running ``smtp-sink -c`` (Postfix) on ``host:port``; :meth:`count` reads its
+    message counter."""
+
+    port: int
+    output: Path
+    host: str = "127.0.0.1"
+
+    def options(self, **extra: Any) -> dict[str, Any]:
+        """OPTIONS reaching this sink (plain SMTP), plus ``extra``."""
+        return {"host": self.host, "port": self.port, "timeout": 10.0, **extra}
+
+    def count(self, expected: int = 0, *, wait: float = 30.0) -> int:
+        """Messages the sink received (``mesg=`` of its last counter line), once it reaches
+        ``expected`` or ``wait`` seconds passed."""
+        end = time.monotonic() + wait
+        while True:
+            found = re.findall(rb"mesg=(\d+)", self.output.read_bytes())
+            count = int(found[-1]) if found else 0
+            if count >= expected or time.monotonic() > end:
+                return count
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def smtp_sink(tmp_path: Path) -> Iterator[SMTPSink]:
+    """Postfix's ``smtp-sink`` (Debian package ``postfix``, which scripts/test installs)
+    on 127.0.0.1, counting the messages it receives; stopped after the test."""
+    command = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    assert Path(command).exists(), "smtp-sink is not installed (scripts/test installs postfix)"
+    sink = SMTPSink(_free_port(), tmp_path / "smtp-sink.out")
+    privileges = ["-u", "postfix"] if os.geteuid() == 0 else []
+    with sink.output.open("wb") as output:
+        process = subprocess.Popen(
+            [command, *privileges, "-c", f"{sink.host}:{sink.port}", "64"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        end = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection((sink.host, sink.port), timeout=10) as probe:
+                    probe.recv(100)
+                    probe.sendall(b"QUIT\r\n")
+                break
+            except OSError:
+                assert process.poll() is None, sink.output.read_text(errors="replace")
+                assert time.monotonic() < end, "smtp-sink did not start"
+                time.sleep(0.05)
+        yield sink
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any, ClassVar
 
 import pytest
@@ -241,3 +242,82 @@ def test_repr_lists_aliases_and_never_secrets() -> None:
     assert "s3cr3t-pw" not in repr(providers)
     assert "s3cr3t-pw" not in repr(providers.default)
     assert "s3cr3t-pw" not in repr(providers.settings)
+
+
+# --- found by mutation testing (scripts/mutation handler) -------------------------------
+
+
+class FailingClose(CachedBackend):
+    """A cacheable backend whose close() fails (a fault no built-in backend has)."""
+
+    def close(self) -> None:
+        raise RuntimeError(f"close of {self.alias} failed")
+
+
+def test_a_fresh_handler_reads_the_environment_and_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The module-level handler was built at import: these run a new one's __init__.
+    monkeypatch.setenv("EMAIL_PROVIDERS__mail", "roundrobin://a,b")
+    monkeypatch.setenv("EMAIL_PROVIDERS__a", "locmem://")
+    monkeypatch.setenv("EMAIL_PROVIDERS__b", "smtp://mx.example:2525")
+    handler = mailproviders.handler.ProvidersHandler()
+    assert list(handler) == ["mail", "a", "b"]
+    assert [handler.next_position("x") for _ in range(3)] == [0, 1, 2]
+    assert handler.next_position("y") == 0
+    cached = handler["mail"]
+    assert cached is handler["mail"]
+    backend = handler["b"]  # not cacheable: built with its OPTIONS
+    assert isinstance(backend, smtp.EmailBackend)
+    assert (backend.alias, backend.host, backend.port) == ("b", "mx.example", 2525)
+    handler.close_all()
+    assert handler["mail"] is not cached
+
+
+def test_create_connection_passes_the_alias() -> None:
+    configure(EMAIL_PROVIDERS={"Notify": "smtp://mx.example:2525"})
+    backend = providers.create_connection("Notify", port=2626)
+    assert isinstance(backend, smtp.EmailBackend)
+    assert (backend.alias, backend.host, backend.port) == ("Notify", "mx.example", 2626)
+
+
+def test_close_all_raises_the_close_error_after_closing_the_others() -> None:
+    configure(
+        EMAIL_PROVIDERS={"ok": {"BACKEND": CACHED}, "bad": {"BACKEND": f"{__name__}.FailingClose"}}
+    )
+    ok, _ = providers["ok"], providers["bad"]
+    with pytest.raises(RuntimeError, match="close of bad failed"):
+        providers.close_all()
+    assert CachedBackend.closed == [ok]
+
+
+def test_aclose_all_raises_the_close_error_after_closing_the_others() -> None:
+    configure(
+        EMAIL_PROVIDERS={"ok": {"BACKEND": CACHED}, "bad": {"BACKEND": f"{__name__}.FailingClose"}}
+    )
+    ok, _ = providers["ok"], providers["bad"]
+    with pytest.raises(RuntimeError, match="close of bad failed"):
+        asyncio.run(providers.aclose_all())
+    assert CachedBackend.closed == [ok]
+    asyncio.run(providers.aclose_all())  # forgotten: nothing left to close
+
+
+def test_configure_installs_given_settings_object() -> None:
+    settings = mailproviders.config.load_settings(EMAIL_PROVIDERS={"given": "dummy://"})
+    assert configure(settings) is not None
+    assert list(providers) == ["given"]
+
+
+def test_message_defaults_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "XYZ-05:30")  # a POSIX zone 5 h 30 min east of UTC
+    time.tzset()
+    try:
+        configure(DEFAULT_FROM_EMAIL="noreply@example.org", EMAIL_USE_LOCALTIME=True)
+        message = EmailMessage("s", "b", to=["to@example.com"]).message()
+        assert message["From"] == "noreply@example.org"
+        assert str(message["Date"]).endswith("+0530")
+        configure(EMAIL_USE_LOCALTIME=False)
+        assert EmailMessage("s", "b", to=["to@example.com"]).message()["Date"].endswith("+0000")
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -24,7 +24,9 @@ from mailproviders.legacy import MailProvidersDeprecationWarning, get_connection
 if TYPE_CHECKING:
     from mailproviders.asending import amail_admins, amail_managers, asend_mail, asend_mass_mail
     from mailproviders.backends.locmem import outbox
-    from mailproviders.legacy import SMTPConnection  # noqa: F401 - deprecated, not in __all__
+
+    # Deprecated, not in __all__:
+    from mailproviders.legacy import BadHeaderError, SMTPConnection  # noqa: F401
     from mailproviders.message import (
         DNS_NAME,
         EmailAlternative,
@@ -123,6 +125,8 @@ def __getattr__(name: str) -> object:
     # Deprecated, built on first access (see mailproviders.legacy).
     if name == "SMTPConnection":
         return legacy.SMTPConnection
+    if name == "BadHeaderError":
+        return legacy.bad_header_error()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -104,6 +104,28 @@ class Compat:
         ``auth_password``: ``(backend, alias or None, silenced by the backend itself)``."""
         raise TypeError("connection=, auth_user= and auth_password= are not supported")
 
+    def positional_arguments(self, function: str, names: tuple[str, ...]) -> None:
+        """Keyword-only arguments ``names`` of ``function`` were given by position, in
+        their historical order; return to accept them."""
+        raise TypeError(f"{function}() takes {', '.join(names)} as keyword arguments only")
+
+    def mime_attachment(self, kind: str) -> None:
+        """An ``email.mime`` object of class ``kind`` was attached; return to accept it."""
+        raise TypeError(
+            f"{kind} attachments (email.mime) are not supported; attach an "
+            "email.message.MIMEPart instead"
+        )
+
+    def lazy_text(self, value: object) -> str | None:
+        """``value`` (not a ``str``) where a string is expected: the text of a lazy string
+        (Django's ``gettext_lazy``), or ``None`` to reject it."""
+        return None
+
+    def address_pairs(self, setting: str, value: list[Any]) -> list[Any]:
+        """``ADMINS``/``MANAGERS`` (``setting``) hold ``(name, address)`` pairs: return the
+        list to validate (the default leaves it unchanged, so the pairs are rejected)."""
+        return value
+
     def settings_loaded(self, settings: MailSettings) -> MailSettings:
         """Settings were loaded: return the settings to use (e.g. with providers derived
         from older settings). Raises ``ImproperlyConfigured`` for conflicts."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from mailproviders.message.arguments import positional_order
 from mailproviders.sendplan import (
     DatatupleType,
     Plan,
@@ -48,7 +49,8 @@ async def _adeliver(send: Callable[[], Awaitable[int]], plan: Plan) -> int:
 
 
 async def _asend_plan(plan: Plan) -> int:
-    return await _adeliver(lambda: plan.backend.asend_messages(plan.messages), plan)
+    # A list, as in sending.send_plan: backends written for Django call len() on it.
+    return await _adeliver(lambda: plan.backend.asend_messages(list(plan.messages)), plan)
 
 
 async def asend_email_message(
@@ -64,6 +66,7 @@ async def asend_email_message(
         return await _adeliver(lambda: plan.backend.asend_messages([outgoing]), plan)
 
 
+@positional_order("fail_silently", "auth_user", "auth_password", "connection", "html_message")
 async def asend_mail(
     subject: str,
     message: str,
@@ -100,6 +103,7 @@ async def _asend_in_batches(plan: Plan, *, keep: bool) -> int:
     return tally.total
 
 
+@positional_order("fail_silently", "auth_user", "auth_password", "connection")
 async def asend_mass_mail(
     datatuple: Iterable[DatatupleType],
     *,
@@ -121,6 +125,7 @@ async def asend_mass_mail(
     return await _adeliver(lambda: _asend_in_batches(plan, keep=keep), plan)
 
 
+@positional_order("fail_silently", "connection", "html_message")
 async def amail_admins(
     subject: str,
     message: str,
@@ -136,6 +141,7 @@ async def amail_admins(
     return 0 if plan is None else await _asend_plan(plan)
 
 
+@positional_order("fail_silently", "connection", "html_message")
 async def amail_managers(
     subject: str,
     message: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from mailproviders.message.arguments import positional_order
 from mailproviders.sendplan import (
     DatatupleType,
     Plan,
@@ -64,10 +65,14 @@ def send_email_message(
 
 
 def send_plan(plan: Plan) -> int:
-    """Send ``plan``'s messages in one ``send_messages`` call, under the one rule."""
-    return _deliver(lambda: plan.backend.send_messages(plan.messages), plan)
+    """Send ``plan``'s messages in one ``send_messages`` call, under the one rule.
+
+    The backend gets a list, as backends written for Django expect (``len()``, indexing).
+    """
+    return _deliver(lambda: plan.backend.send_messages(list(plan.messages)), plan)
 
 
+@positional_order("fail_silently", "auth_user", "auth_password", "connection", "html_message")
 def send_mail(
     subject: str,
     message: str,
@@ -110,6 +115,7 @@ def _send_in_batches(plan: Plan, *, keep: bool) -> int:
     return tally.total
 
 
+@positional_order("fail_silently", "auth_user", "auth_password", "connection")
 def send_mass_mail(
     datatuple: Iterable[DatatupleType],
     *,
@@ -138,6 +144,7 @@ def send_mass_mail(
     return _deliver(lambda: _send_in_batches(plan, keep=keep), plan)
 
 
+@positional_order("fail_silently", "connection", "html_message")
 def mail_admins(
     subject: str,
     message: str,
@@ -154,6 +161,7 @@ def mail_admins(
     return 0 if plan is None else send_plan(plan)
 
 
+@positional_order("fail_silently", "connection", "html_message")
 def mail_managers(
     subject: str,
     message: str,

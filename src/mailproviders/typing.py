@@ -101,6 +101,8 @@ class SMTPOptionsDict(TypedDict, total=False):
     ssl_keyfile: _Path | None
     ssl_cafile: _Path | None
     allow_plaintext_auth: bool
+    pipelining: bool
+    max_connections: int
     fail_silently: bool
 
 

@@ -99,7 +99,7 @@ def test_threads_never_interleave() -> None:
     for text in messages:
         n = int(text.split("Subject: Subject ", 1)[1].split("\n", 1)[0])
         body = "".join(f"message {n} line {i}\n" for i in range(10))
-        assert text.endswith(body.rstrip("\n"))
+        assert text.endswith(body)  # Django's layout keeps the final newline
         assert text.count("Subject:") == 1
         seen.add(n)
     assert len(seen) == threads_count * per_thread
@@ -136,3 +136,16 @@ def test_legacy_fail_silently_swallows_write_errors() -> None:
 def test_repr() -> None:
     assert "'stderr'" in repr(EmailBackend(alias="dev", stream="stderr"))
     assert "'dev'" in repr(EmailBackend(alias="dev", stream=sys.stderr))
+
+
+def test_blank_line_before_separator_as_in_django() -> None:
+    """Django writes the message, a blank line, then the separator: code splitting the
+    output on ``"\\n" + 79 dashes`` gets each message back with its final newline."""
+    stream = io.StringIO()
+    EmailBackend(stream=stream).send_messages(
+        [EmailMessage("Hi", "Body\n", "from@example.com", ["to@example.com"])]
+    )
+    output = stream.getvalue()
+    assert output.endswith(f"Body\n\n{SEPARATOR}\n")
+    message = output.split("\n" + "-" * 79)[0]
+    assert message.endswith("Body\n")

@@ -63,6 +63,7 @@ def test_transient_failure_moves_every_message_to_the_backup(
     faults: dict[str, Any],
     options: dict[str, Any],
 ) -> None:
+    faults = dict(faults)  # a copy: the parameter's dict outlives the test (mutmut reruns)
     if faults.pop("untrusted", False):  # the client trusts tls_ca, the server's CA is another
         faults["certificates"] = make_certificates(tmp_path)
         options = {"ssl_cafile": str(tls_ca.ca_file)}

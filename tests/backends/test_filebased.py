@@ -116,7 +116,7 @@ def test_threads_sharing_an_instance(tmp_path: Path) -> None:
     [path] = log_files(tmp_path)
     messages = messages_in(path)
     assert len(messages) == 160
-    assert all(text.endswith(body.rstrip("\n")) for text in messages)
+    assert all(text.endswith(body) for text in messages)
     assert len(set(subjects_in(path))) == 160
 
 

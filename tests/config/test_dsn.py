@@ -204,3 +204,186 @@ def test_bad_dsn_in_settings_is_reported_with_alias() -> None:
     assert [problem.alias for problem in info.value.errors] == ["bad"]
     assert info.value.errors[0].option is None
     assert "hunter2" not in str(info.value)
+
+
+# --- every error's exact text, alias, option and masking (from mutation testing) --------
+
+KNOWN = (
+    "smtp://, smtp+starttls://, smtps://, console://, file://, locmem://, dummy://, "
+    "failover://, roundrobin://, ses+api://, mailgun+api://, postmark+api://, "
+    "sendgrid+api://, resend+api://"
+)
+AT_AFTER_HOST = (
+    "'@' after the host: percent-encode special characters in the user and password "
+    "('/' as %2F, '?' as %3F, '#' as %23, '@' as %40)"
+)
+FILE_USER = "a file DSN takes no user or password; write an '@' of a directory name as %40"
+MALFORMED = (
+    "malformed DSN: the user, password or host part has characters that are not allowed "
+    "there (percent-encode them)"
+)
+FAILOVER_ONLY = "failover:// takes provider aliases only, e.g. failover://primary,backup"
+POSTMARK_AT = (
+    "expected @default (the public endpoint) or @host[:port], e.g. "
+    "postmark+api://SERVER_TOKEN@default"
+)
+
+
+@pytest.mark.parametrize(
+    ("dsn", "option", "message"),
+    [
+        (
+            "just-a-string-with-hunter2",
+            None,
+            "expected a DSN (scheme://…, e.g. smtp://host:25) or a mapping; got a string",
+        ),
+        # An unknown scheme: the whole user part is masked (it may be an API key).
+        ("foo://user:hunter2@host", None, f"unknown DSN scheme 'foo'; expected one of {KNOWN}"),
+        ("foo://hunter2@host", None, f"unknown DSN scheme 'foo'; expected one of {KNOWN}"),
+        ("foo://a@hunter2@host", None, f"unknown DSN scheme 'foo'; expected one of {KNOWN}"),
+        ("foo://hunter2/path?x=1", None, f"unknown DSN scheme 'foo'; expected one of {KNOWN}"),
+        ("smtp://[::1", None, MALFORMED),
+        (
+            "smtps://u:hunter2@host:587",
+            None,
+            "smtps:// means implicit TLS (usually port 465), but port 587 is for STARTTLS; "
+            "write smtp+starttls://…:587 instead",
+        ),
+        ("smtp://u:hunter2@host:abc", "port", "expected an integer 1–65535 as port"),  # noqa: RUF001
+        ("smtp://u:hunter2@:25", "host", "an SMTP DSN needs a host, e.g. smtp://host:25"),
+        (
+            "smtp://u:hunter2@mx:25/p",
+            "host",
+            "smtp:// takes no path after host:port, only ?options",
+        ),
+        ("smtp://u:hunter2@h#a#b", None, "a DSN takes no #fragment (write '#' as %23)"),
+        ("smtp://user:pa/hunter2@host", None, AT_AFTER_HOST),
+        (
+            "smtp://u:hunter2@host:25?port=26",
+            "port",
+            "port is set in the DSN already; give it once",
+        ),
+        (
+            "smtps://u:hunter2@h?use_ssl=false",
+            "use_ssl",
+            "use_ssl is set by the scheme; give it once",
+        ),
+        ("smtp://u:hunter2@host?=1", None, "empty query parameter name"),
+        ("smtp://u:hunter2@host?a=1&a=2", "a", "query parameter given twice"),
+        ("file://", "file_path", "a file DSN needs a directory, e.g. file:///var/mail"),
+        ("file:///dir@x", None, FILE_USER),
+        ("file:///:hunter2@x", None, FILE_USER),
+        ("console://somewhere", None, "console:// takes no host or path, only ?options"),
+        ("console:///X", None, "console:// takes no host or path, only ?options"),
+        ("failover://user@primary", None, FAILOVER_ONLY),
+        ("failover://a,b/X", None, FAILOVER_ONLY),
+        (
+            "failover://a,,b",
+            "using",
+            "failover:// needs the aliases of other providers separated by commas, "
+            "e.g. failover://primary,backup",
+        ),
+        ("postmark+api://hunter2", None, POSTMARK_AT),
+        ("postmark+api://hunter2@", None, POSTMARK_AT),
+        ("postmark+api://hunter2@default/path", None, POSTMARK_AT),
+        ("postmark+api://hunter2@default/X", None, POSTMARK_AT),
+        (
+            "mailgun+api://hunter2",
+            None,
+            "expected @default (the public endpoint) or @host[:port], e.g. "
+            "mailgun+api://API_KEY:DOMAIN@default",
+        ),
+        (
+            "postmark+api://a:hunter2@default",
+            None,
+            "expected one key before '@' (write ':' as %3A): postmark+api://SERVER_TOKEN@default",
+        ),
+        (
+            "resend+api://k:hunter2@default",
+            None,
+            "expected one key before '@' (write ':' as %3A): resend+api://API_KEY@default",
+        ),
+        ("mailgun+api://hunter2:d@h:abc", "endpoint", "expected an integer 1–65535 as port"),  # noqa: RUF001
+    ],
+)
+def test_error_text_alias_and_option(dsn: str, option: str | None, message: str) -> None:
+    with pytest.raises(InvalidEmailProvider) as info:
+        parse_dsn(dsn, alias="Mailer")
+    [problem] = info.value.errors
+    assert (problem.alias, problem.option) == ("Mailer", option)
+    assert problem.message.partition(" (in DSN ")[0] == message
+    assert "hunter2" not in problem.message
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        ("foo://user:hunter2@host", "foo://***@host"),
+        ("foo://hunter2@host", "foo://***@host"),
+        ("foo://a@hunter2@host", "foo://***@host"),  # the last '@' ends the user part
+        ("foo://hunter2/path?x=1", "foo://***/path?x=1"),  # no '@': the key stands as host
+        ("smtp://[::1", "smtp://[::1"),
+        ("smtp://u:hunter2@h#a#b", "smtp://u:***@h#…"),  # not even the fragment is shown
+        ("smtp://user:pa/hunter2@host", "smtp://user:***@host"),
+        ("file:///:hunter2@x", "file:///:***@x"),
+        ("postmark+api://hunter2", "postmark+api://***"),
+        ("postmark+api://hunter2@", "postmark+api://***@"),
+        ("mailgun+api://hunter2:d@h:abc", "mailgun+api://***@h:abc"),
+    ],
+)
+def test_the_dsn_shown_in_errors(dsn: str, shown: str) -> None:
+    with pytest.raises(InvalidEmailProvider) as info:
+        parse_dsn(dsn, alias="Mailer")
+    assert info.value.errors[0].message.endswith(f" (in DSN {shown!r})")
+
+
+POSTMARK = "mailproviders.backends.http.postmark.EmailBackend"
+MAILGUN = "mailproviders.backends.http.mailgun.EmailBackend"
+
+
+@pytest.mark.parametrize(
+    ("dsn", "backend", "options"),
+    [
+        ("smtp://h?x=a=b", SMTP, {"host": "h", "x": "a=b"}),  # the first '=' ends the key
+        ("failover://a,b/", "mailproviders.backends.failover.EmailBackend", {"using": ["a", "b"]}),
+        ("console:///", "mailproviders.backends.console.EmailBackend", {}),
+        ("postmark+api://k1@default", POSTMARK, {"server_token": "k1"}),
+        ("postmark+api://k1@DEFAULT", POSTMARK, {"server_token": "k1"}),
+        ("postmark+api://k1@default/", POSTMARK, {"server_token": "k1"}),
+        ("postmark+api://k%40y@default", POSTMARK, {"server_token": "k@y"}),
+        ("postmark+api://k@y@default", POSTMARK, {"server_token": "k@y"}),
+        (
+            "postmark+api://k1@api.example.com",
+            POSTMARK,
+            {"server_token": "k1", "endpoint": "https://api.example.com"},
+        ),
+        (
+            "mailgun+api://k1:example.com@default",
+            MAILGUN,
+            {"api_key": "k1", "domain": "example.com"},
+        ),
+        (
+            "mailgun+api://k1:dom@127.0.0.1:8080",
+            MAILGUN,
+            {"api_key": "k1", "domain": "dom", "endpoint": "http://127.0.0.1:8080"},
+        ),
+        ("ses+api://default", "mailproviders.backends.http.ses.EmailBackend", {}),
+        (
+            "ses+api://ID:se%2Fcret@default",
+            "mailproviders.backends.http.ses.EmailBackend",
+            {"access_key_id": "ID", "secret_access_key": "se/cret"},
+        ),
+        (
+            "resend+api://k1@default",
+            "mailproviders.backends.http.resend.EmailBackend",
+            {"api_key": "k1"},
+        ),
+        (
+            "sendgrid+api://k1@localhost",
+            "mailproviders.backends.http.sendgrid.EmailBackend",
+            {"api_key": "k1", "endpoint": "http://localhost"},
+        ),
+    ],
+)
+def test_api_and_edge_forms(dsn: str, backend: str, options: dict[str, object]) -> None:
+    assert parse_dsn(dsn, alias="a") == {"BACKEND": backend, "OPTIONS": options}

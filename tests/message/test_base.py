@@ -175,13 +175,13 @@ def test_envelope_keeps_non_ascii_local_part() -> None:
 @pytest.mark.parametrize(
     "address",
     [
-        "not-an-address",
+        "not an address@",
         "a@b@c.example",
         "@example.com",
         "user@",
         "a..b@example.com",
         "user@exa mple.com",
-        "Name <bad>",
+        "Name <bad@>",
         "user@" + "x" * 300 + ".com",
         "a\x0bb@example.com",
     ],
@@ -196,7 +196,7 @@ def test_invalid_addresses_raise_value_error_with_the_address(address: str) -> N
 
 
 def test_invalid_from_raises_in_envelope_and_message() -> None:
-    msg = EmailMessage("s", "b", "nobody", ["a@example.com"])
+    msg = EmailMessage("s", "b", "nobody@", ["a@example.com"])
     with pytest.raises(ValueError, match="nobody"):
         msg.envelope()
     with pytest.raises(ValueError, match="nobody"):
@@ -423,3 +423,12 @@ def test_message_returns_stdlib_modern_message() -> None:
     assert msg["To"].addresses[0].domain == "xn--exmple-cua.com"
     utc = email.utils.parsedate_to_datetime(str(msg["Date"]))
     assert utc.utcoffset() == timedelta(0)
+
+
+def test_local_part_only_addresses_are_accepted_as_in_django() -> None:
+    """``postmaster`` (no ``@domain``): not RFC 5322, but used for local delivery."""
+    msg = EmailMessage(from_email="django", to=["localpartonly", "Name <local>"])
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert parsed["From"].addresses[0].addr_spec == "django"
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["localpartonly", "local"]
+    assert [spec for _, spec in msg.envelope().recipients] == ["localpartonly", "local"]

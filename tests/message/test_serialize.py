@@ -13,6 +13,8 @@ from __future__ import annotations
 import email
 import email.message
 import email.policy
+import random
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,8 +23,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import mailproviders
-from mailproviders.message import EmailMessage, EmailMultiAlternatives
+from mailproviders.message import EmailMessage, EmailMultiAlternatives, payloads
 from mailproviders.message.addresses import _parse_mailbox_fully, parse_mailbox
+from mailproviders.message.payloads import Base64, Text
 from mailproviders.message.stdlib import SerializedMessage
 
 FIXED = {"Date": "Mon, 23 Nov 2026 10:00:00 +0000", "Message-ID": "<fixed.1@example.com>"}
@@ -104,10 +107,14 @@ def _compare(spec: dict[str, Any], *, fast_path: bool | None = True) -> None:
     stdlib_object = fast.message()
     if fast_path is not None:
         assert isinstance(stdlib_object, SerializedMessage) is fast_path
-    if isinstance(stdlib_object, SerializedMessage):
-        # What the standard generator writes for the object message() returned.
-        assert stdlib_object.as_bytes() == email.message.EmailMessage.as_bytes(stdlib_object)
     smtp = email.policy.SMTP
+    for policy in (email.policy.default, smtp):
+        built = stdlib_object if policy is email.policy.default else fast.message(policy=policy)
+        if isinstance(built, SerializedMessage):
+            # What the standard generator writes for the object message() returned.
+            assert built.as_bytes() == email.message.EmailMessage.as_bytes(built)
+    if isinstance(stdlib_object, SerializedMessage):
+        _check_wire_bytes(spec)
     pairs: list[tuple[Callable[[], bytes], Callable[[], bytes]]] = [
         (fast.as_bytes, lambda: expected),
         (stdlib_object.as_bytes, lambda: reference.message().as_bytes()),
@@ -127,6 +134,27 @@ def _compare(spec: dict[str, Any], *, fast_path: bool | None = True) -> None:
         data = fast_bytes()
         _check_lines(data)
         assert _describe(data) == _describe(reference_data)
+
+
+def _check_wire_bytes(spec: dict[str, Any]) -> None:
+    """``as_bytes()`` (rendered from the tree, never via standard-library objects) is
+    byte for byte what the standard generator writes for the same message, built as the
+    standard-library path of ``as_bytes()`` builds it; the same random boundary is drawn
+    for both."""
+    state = random.getstate()
+    policy = email.policy.default.clone(refold_source="none")
+    try:
+        for linesep in ("\n", "\r\n"):
+            random.seed(linesep)
+            data = _make(True, spec).as_bytes(linesep=linesep)
+            random.seed(linesep)
+            built = _make(True, spec).message(policy=policy)
+            generated = email.message.EmailMessage.as_bytes(
+                built, policy=policy.clone(linesep=linesep)
+            )
+            assert data == generated
+    finally:
+        random.setstate(state)
 
 
 TEXT = "Hello Zoë,\nyour report (Q3 — €12,480.50) is attached.\n"
@@ -186,6 +214,15 @@ CASES: dict[str, dict[str, Any]] = {
         "to": ["b@example.com"],
         "attachments": [("a.csv", "a,b\n1,2\n", "text/csv")],
         "mixed_subtype": "related",
+    },
+    "attachment of several base64 blocks": {
+        "subject": "x",
+        "body": "b",
+        "to": ["b@example.com"],
+        "attachments": [
+            ("big.bin", bytes(range(256)) * 600, None),
+            ("t.txt", "é\r" * 70000, None),
+        ],
     },
     "boundary-like body": {
         "subject": "x",
@@ -357,3 +394,54 @@ def test_quick_address_parse_agrees_with_full_parse(name: str, addr: str) -> Non
                 parse_mailbox(address, "To")
             continue
         assert parse_mailbox(address, "To") == expected
+
+
+# -- payloads held in the tree (base64 as raw bytes, written a block at a time) ----------
+
+_BLOCK = 57 * 1024
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 3 * _BLOCK + 100), st.integers(0, 2**32 - 1))
+@example(0, 0)
+@example(1, 0)
+@example(57, 0)
+@example(58, 0)
+@example(_BLOCK - 1, 0)
+@example(_BLOCK, 0)
+@example(_BLOCK + 1, 0)
+@example(2 * _BLOCK + 56, 0)
+def test_base64_payload_is_the_standard_librarys(size: int, seed: int) -> None:
+    data = random.Random(seed).randbytes(size)
+    part = email.message.EmailMessage()
+    part.set_content(data, "application", "octet-stream")
+    expected = part.get_payload()
+    payload = Base64(data)
+    assert payload.text() == expected
+    for linesep in ("\n", "\r\n"):
+        pieces: list[bytes] = []
+        payload.write(pieces.append, linesep)
+        written = b"".join(pieces)
+        assert written == expected.replace("\n", linesep).encode("ascii")
+        assert payload.size(linesep) == len(written)
+
+
+@given(
+    st.text(st.sampled_from(["a", "\r", "\n", "\udcff", " "]), max_size=60),
+    st.sampled_from([1, 2, 3, 7, payloads._TEXT_CHUNK]),
+)
+@example("a\r\nb\r\n\r", 2)
+@example("\r\r\n", 1)
+def test_text_payload_is_written_with_its_line_endings_made_linesep(
+    payload: str, chunk: int
+) -> None:
+    # Written in chunks (of ``chunk`` characters here), a CRLF is never cut in two.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(payloads, "_TEXT_CHUNK", chunk)
+        for linesep in ("\n", "\r\n"):
+            pieces: list[bytes] = []
+            Text(payload).write(pieces.append, linesep)
+            written = b"".join(pieces)
+            expected = linesep.join(re.split(r"\r\n|\r|\n", payload))
+            assert written == expected.encode("ascii", "surrogateescape")
+            assert Text(payload).size(linesep) == len(written)

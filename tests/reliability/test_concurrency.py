@@ -117,7 +117,7 @@ def test_threads_use_their_own_cached_provider(smtp_server: SMTPTestServer) -> N
 def _file_messages(directory: Path) -> list[Any]:
     parsed = []
     for path in directory.iterdir():
-        chunks = path.read_text().split(SEPARATOR + "\n")
+        chunks = path.read_text().split("\n" + SEPARATOR + "\n")
         assert chunks[-1] == "", f"{path.name} ends with a partial message"
         parsed += [message_from_string(chunk, policy=default_policy) for chunk in chunks[:-1]]
     return parsed

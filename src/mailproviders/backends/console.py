@@ -25,14 +25,16 @@ _write_lock = threading.Lock()
 
 
 def render(message: EmailMessage) -> str:
-    """Return ``message`` as text followed by the separator line, ready to write at once.
+    """Return ``message`` as text, a blank line and the separator line, ready to write
+    at once (the layout of Django's console and file backends: code that splits the
+    output on ``"\n" + SEPARATOR`` gets each message back whole, final newline included).
 
     Raises whatever serializing the message raises (e.g. ``ValueError``).
     """
     text = message.as_bytes().decode("utf-8", errors="replace")
     if not text.endswith("\n"):
         text += "\n"
-    return f"{text}{SEPARATOR}\n"
+    return f"{text}\n{SEPARATOR}\n"
 
 
 class EmailBackend(BaseEmailBackend):

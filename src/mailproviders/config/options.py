@@ -119,6 +119,8 @@ class SMTPOptions(BuiltinOptions):
         "use_ssl": "a boolean (true/false)",
         "timeout": "a number of seconds > 0",
         "allow_plaintext_auth": "a boolean (true/false)",
+        "pipelining": "a boolean (true/false)",
+        "max_connections": "an integer >= 1",
     }
 
     host: str = Field(min_length=1, description="SMTP server host name (required).")
@@ -140,6 +142,17 @@ class SMTPOptions(BuiltinOptions):
         False,
         description="Allow login without TLS to a host that is not loopback (the password "
         "travels in clear); prefer use_tls (smtp+starttls://).",
+    )
+    pipelining: bool = Field(
+        True,
+        description="Send MAIL, RCPT and DATA together (RFC 2920) when the server "
+        "advertises PIPELINING.",
+    )
+    max_connections: int = Field(
+        1,
+        ge=1,
+        description="Connections one send_messages() call spreads its messages over "
+        "(acceptance order may then differ from input order).",
     )
 
     model_config = ConfigDict(

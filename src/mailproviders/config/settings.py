@@ -15,7 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
@@ -44,6 +51,20 @@ _PROBLEMS = "mailproviders_problems"
 
 
 AddressList = Annotated[list[str], NoDecode]
+
+
+def _text(value: Any) -> Any:
+    """A lazy string (e.g. Django's ``gettext_lazy``) as ``str``; others unchanged."""
+    if isinstance(value, str | list | tuple) or value is None:
+        return value
+    text = _hooks.compat.lazy_text(value)
+    return value if text is None else text
+
+
+def _is_pair(item: Any) -> bool:
+    return (
+        isinstance(item, list | tuple) and len(item) == 2 and all(isinstance(x, str) for x in item)
+    )
 
 
 def _no_addresses() -> list[str]:
@@ -118,8 +139,14 @@ class MailSettings(BaseSettings):
 
     @field_validator("ADMINS", "MANAGERS", mode="before")
     @classmethod
-    def _split_addresses(cls, value: Any) -> Any:
-        return decode_list(value, what="addresses")
+    def _split_addresses(cls, value: Any, info: ValidationInfo) -> Any:
+        value = decode_list(_text(value), what="addresses")
+        if isinstance(value, list | tuple):
+            items = [_text(item) for item in value]
+            if any(_is_pair(item) for item in items):
+                items = _hooks.compat.address_pairs(str(info.field_name), items)
+            return items
+        return value
 
     @field_validator("EMAIL_PROVIDERS", mode="before")
     @classmethod

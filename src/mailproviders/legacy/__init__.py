@@ -25,18 +25,26 @@ from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend
 from mailproviders.legacy import fail_silently as backend_flag
 from mailproviders.legacy.connections import get_connection, send_target, smtp_connection_class
 from mailproviders.legacy.settings import LEGACY_SETTINGS, legacy_provider, legacy_values, migrated
-from mailproviders.legacy.warnings import MailProvidersDeprecationWarning, warn_deprecated
+from mailproviders.legacy.warnings import (
+    MailProvidersDeprecationWarning,
+    bad_header_error,
+    warn_deprecated,
+)
 
 if TYPE_CHECKING:
     from mailproviders.backends.smtp import EmailBackend as SMTPConnection
+
+    BadHeaderError = ValueError
     from mailproviders.config.settings import MailSettings
     from mailproviders.message import EmailMessage
 
 __all__ = [
     "LEGACY_SETTINGS",
+    "BadHeaderError",
     "LegacyCompat",
     "MailProvidersDeprecationWarning",
     "SMTPConnection",
+    "bad_header_error",
     "get_connection",
     "legacy_provider",
     "legacy_values",
@@ -91,6 +99,38 @@ class LegacyCompat(_hooks.Compat):
     ) -> tuple[BaseEmailBackend, str | None, bool]:
         return send_target(using, connection, auth)
 
+    def positional_arguments(self, function: str, names: tuple[str, ...]) -> None:
+        quoted = ", ".join(names)
+        warn_deprecated(
+            f"passing {quoted} to {function}() by position is deprecated; pass them by "
+            f"keyword, e.g. {names[0]}=..."
+        )
+
+    def mime_attachment(self, kind: str) -> None:
+        warn_deprecated(
+            f"{kind} attachments (email.mime) are deprecated; attach an "
+            "email.message.MIMEPart instead (set its content with set_content())"
+        )
+
+    def lazy_text(self, value: object) -> str | None:
+        # Django's lazy strings (gettext_lazy, format_lazy) are Promise objects: the text
+        # is str() of them, computed now. Nothing else is taken for a string.
+        lazy = any(
+            cls.__name__ == "Promise" and cls.__module__ == "django.utils.functional"
+            for cls in type(value).__mro__
+        )
+        return str(value) if lazy else None
+
+    def address_pairs(self, setting: str, value: list[Any]) -> list[Any]:
+        warn_deprecated(
+            f"(name, address) pairs in {setting} are deprecated; give a list of address "
+            f'strings instead, e.g. {setting}=["Name <name@example.com>"]'
+        )
+        return [
+            item[1] if isinstance(item, list | tuple) and len(item) == 2 else item
+            for item in value
+        ]
+
     def settings_loaded(self, settings: MailSettings) -> MailSettings:
         return migrated(settings)
 
@@ -101,6 +141,8 @@ _lazy: dict[str, Any] = {}
 
 
 def __getattr__(name: str) -> Any:
+    if name == "BadHeaderError":
+        return bad_header_error()
     if name == "SMTPConnection":
         if name not in _lazy:
             _lazy[name] = smtp_connection_class()

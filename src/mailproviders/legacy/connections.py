@@ -67,8 +67,8 @@ def get_connection(
     the legacy settings; ``RuntimeError`` when ``EMAIL_PROVIDERS`` is configured.
     """
     warn_deprecated(
-        "get_connection() is deprecated; use mailproviders.providers['default'] (or "
-        "providers['<alias>']) and pass fail_silently to the send call"
+        "get_connection() is deprecated. Use mailproviders.providers['default'] (or "
+        "providers['<alias>']) and pass fail_silently to the send call."
     )
     options = dict(kwargs)
     if fail_silently:
@@ -94,6 +94,12 @@ def send_target(
     if connection is not None:
         if using is not None:
             raise TypeError("pass either connection= (deprecated) or using=, not both")
+        if auth != (None, None):
+            # The backend is already built: its credentials cannot change any more.
+            raise TypeError(
+                "auth_user/auth_password cannot be combined with connection=; set username "
+                "and password on that backend (or in the provider's OPTIONS) instead"
+            )
         warn_deprecated(
             "the connection= argument is deprecated; name a provider instead: using='<alias>'"
         )

@@ -1,7 +1,8 @@
 """The backend-level ``fail_silently`` of older code, decided here and nowhere else.
 
 A backend built with ``fail_silently=True`` (directly, through ``get_connection`` or in
-its OPTIONS) keeps the historical behaviour of its kind: its ``send_messages`` (and
+its OPTIONS) keeps the historical behaviour of its kind: its ``open``/``aopen`` (so
+``with backend:`` too) swallow those errors, and its ``send_messages`` (and
 ``asend_messages``) return the number of messages accepted instead of raising the
 errors listed in :data:`SILENCED` for its class. A send function given such a backend
 silences every error, as if called with ``fail_silently=True``.
@@ -56,6 +57,24 @@ def install(backend: BaseEmailBackend, value: bool) -> None:
         return
     send = backend.send_messages
     asend = backend.asend_messages
+    opener = backend.open
+    aopener = backend.aopen
+
+    # open() and ``with backend:`` are silenced too: the historical flag covered the
+    # connection itself, not only the sends (a failed open leaves nothing open).
+    @functools.wraps(opener)
+    def open_silently() -> None:
+        try:
+            opener()
+        except kinds:
+            backend.close()
+
+    @functools.wraps(aopener)
+    async def aopen_silently() -> None:
+        try:
+            await aopener()
+        except kinds:
+            await backend.aclose()
 
     @functools.wraps(send)
     def send_messages(messages: Iterable[EmailMessage]) -> int:
@@ -73,6 +92,8 @@ def install(backend: BaseEmailBackend, value: bool) -> None:
 
     _set(backend, "send_messages", send_messages)
     _set(backend, "asend_messages", asend_messages)
+    _set(backend, "open", open_silently)
+    _set(backend, "aopen", aopen_silently)
 
 
 def _count(exc: BaseException) -> int:
@@ -80,7 +101,9 @@ def _count(exc: BaseException) -> int:
 
 
 def _set(
-    backend: BaseEmailBackend, name: str, method: Callable[..., int | Awaitable[int]]
+    backend: BaseEmailBackend,
+    name: str,
+    method: Callable[..., int | Awaitable[int] | Awaitable[None] | None],
 ) -> None:
     # An instance attribute shadows the class's method for this instance only.
     setattr(backend, name, method)

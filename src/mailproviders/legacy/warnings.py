@@ -6,7 +6,7 @@ import os
 import sys
 import warnings
 
-__all__ = ["MailProvidersDeprecationWarning", "warn_deprecated"]
+__all__ = ["MailProvidersDeprecationWarning", "bad_header_error", "warn_deprecated"]
 
 # The package directory: frames in it are library internals, whatever the module.
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -17,10 +17,14 @@ class MailProvidersDeprecationWarning(DeprecationWarning):
 
 
 def _caller_stacklevel() -> int:
-    """Stack level of the first frame outside this package (the user's line)."""
+    """Stack level of the first frame outside this package and pydantic (the user's line)."""
     frame = sys._getframe(1)
     level = 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(_PACKAGE_DIR)
+        # Settings validators run inside pydantic: its frames are internals too.
+        or str(frame.f_globals.get("__name__", "")).startswith("pydantic")
+    ):
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     return level
@@ -30,3 +34,10 @@ def warn_deprecated(message: str) -> None:
     """Emit a :class:`MailProvidersDeprecationWarning` attributed to the caller's line
     (Python 3.11 has no ``skip_file_prefixes``, so the frames are counted here)."""
     warnings.warn(message, MailProvidersDeprecationWarning, stacklevel=_caller_stacklevel())
+
+
+def bad_header_error() -> type[ValueError]:
+    """``BadHeaderError``, deprecated: it is ``ValueError`` itself, so that
+    ``except BadHeaderError`` still catches every invalid-header error (as in Django 6.1)."""
+    warn_deprecated("BadHeaderError is deprecated; catch ValueError instead")
+    return ValueError

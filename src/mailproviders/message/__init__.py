@@ -7,8 +7,8 @@ message is serialized on its own.
 Modules: :mod:`.base` (the message), :mod:`.alternatives`, :mod:`.addresses`,
 :mod:`.headers` (validation, encoding, folding), :mod:`.arguments` (argument types and
 nesting, checked before anything is sent), :mod:`.mime` (attachments and
-alternatives), :mod:`.serialize` and :mod:`.stdlib` (the fast serializer), :mod:`.hostname`
-(``DNS_NAME``, ``make_msgid``, dates).
+alternatives), :mod:`.serialize`, :mod:`.payloads` and :mod:`.stdlib` (the fast
+serializer), :mod:`.hostname` (``DNS_NAME``, ``make_msgid``, dates).
 """
 
 from mailproviders.message.addresses import Envelope

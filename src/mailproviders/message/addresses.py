@@ -58,7 +58,10 @@ class Mailbox(NamedTuple):
 
     @property
     def addr_spec(self) -> str:
-        """``local@domain`` with the local part quoted when RFC 5322 requires it."""
+        """``local@domain`` with the local part quoted when RFC 5322 requires it; the local
+        part alone for a local-part-only address (no domain, for local delivery)."""
+        if not self.domain:
+            return format_local_part(self.local_part)
         return f"{format_local_part(self.local_part)}@{self.domain}"
 
 
@@ -92,6 +95,9 @@ def idna_domain(domain: str) -> str:
         raise ValueError(f"cannot IDNA-encode domain {domain!r}: {exc}") from None
 
 
+_LOCAL_ONLY = "addr-spec local part with no domain"
+
+
 def _invalid(address: str, header: str, why: str) -> ValueError:
     return ValueError(f"Invalid address {address!r} in header {header!r}: {why}")
 
@@ -103,14 +109,18 @@ def _check_token(token: _parser.TokenList, address: str, header: str) -> None:
         found = token.all_defects
     except _ParseErrors:  # e.g. "a@[": the stdlib parser leaves a defect among the tokens
         raise _invalid(address, header, "not a valid email address") from None
-    defects = [d for d in found if not isinstance(d, tolerated)]
+    # A local part without any domain ("postmaster"): not RFC 5322, but accepted for
+    # local delivery (as Django does); "a@" with an empty domain is still refused.
+    defects = [d for d in found if not isinstance(d, tolerated) and str(d) != _LOCAL_ONLY]
     if defects:
         raise _invalid(address, header, str(defects[0]))
 
 
 def _build(name: str, local: str | None, domain: str | None, address: str, header: str) -> Mailbox:
-    if not local or not domain:
+    if not local or (not domain and "@" in address):
         raise _invalid(address, header, "an address needs a local part and a domain")
+    if not domain:  # local-part only (see _check_token)
+        return Mailbox(name, local, "")
     if not all(c.isprintable() for c in local):
         raise _invalid(address, header, "the local part contains control characters")
     try:

@@ -22,6 +22,9 @@ class EmailMultiAlternatives(EmailMessage):
 
     alternative_subtype = "alternative"
 
+    @arguments.positional_order(
+        "bcc", "connection", "attachments", "headers", "alternatives", "cc", "reply_to"
+    )
     def __init__(
         self,
         subject: str = "",

@@ -11,9 +11,13 @@ code, not delivery problems.
 from __future__ import annotations
 
 import email.message
+import email.policy
+import functools
 import reprlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
+
+from mailproviders import _hooks
 
 __all__ = [
     "MAX_NESTING",
@@ -25,7 +29,9 @@ __all__ = [
     "check_nesting",
     "datatuple_item",
     "header_names",
+    "mime_part",
     "optional_text",
+    "positional_order",
     "send_mail_arguments",
     "text",
 ]
@@ -71,10 +77,21 @@ def address_list(argument: str, value: object) -> list[str]:
         raise ArgumentTypeError(
             argument, f"must be a list or tuple of strings, not {_kind(value)}"
         )
+    items: list[str] = []
     for index, item in enumerate(value):
-        if not isinstance(item, str):
+        text = _as_text(item)
+        if not isinstance(text, str):
             raise ArgumentTypeError(argument, f"must hold strings; item {index} is {_kind(item)}")
-    return list(value)
+        items.append(text)
+    return items
+
+
+def _as_text(value: object) -> object:
+    """A lazy string (through the compatibility hook) as ``str``; anything else unchanged."""
+    if value is None or isinstance(value, str):
+        return value
+    text = _hooks.compat.lazy_text(value)
+    return value if text is None else text
 
 
 def optional_text(argument: str, value: object) -> str | None:
@@ -83,6 +100,7 @@ def optional_text(argument: str, value: object) -> str | None:
     Raises:
         ArgumentTypeError: anything else (bytes included: decode them first).
     """
+    value = _as_text(value)
     if value is not None and not isinstance(value, str):
         raise ArgumentTypeError(argument, f"must be a string or None, not {_kind(value)}")
     return value
@@ -212,3 +230,61 @@ def datatuple_item(index: int, item: object) -> tuple[str, str, str | None, list
         subject, message, sender, recipients, None, f" (datatuple item {index})"
     )
     return text("subject", subject), text("message", message), sender, to
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_CO_COROUTINE = 0x80  # code flag of an ``async def`` (inspect.CO_COROUTINE, without inspect)
+
+
+def positional_order(*names: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Keyword-only parameters that older code passes by position, in their old order.
+
+    Positional arguments beyond the function's own are given to ``names`` by keyword after
+    the compatibility hook agreed (the default hook raises ``TypeError``; the legacy layer
+    warns). Too many arguments, or one also given by keyword, fail as Python makes them.
+    The static signature is unchanged, so mypy still asks for keywords.
+    """
+
+    def decorate(function: Callable[_P, _R]) -> Callable[_P, _R]:
+        code = function.__code__
+        own = code.co_argcount
+        name = function.__qualname__.removesuffix(".__init__")
+
+        def moved(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+            extra = args[own:]
+            given = names[: len(extra)]
+            if not extra or len(extra) > len(names) or any(n in kwargs for n in given):
+                return args
+            _hooks.compat.positional_arguments(name, given)
+            kwargs.update(zip(given, extra, strict=True))
+            return args[:own]
+
+        @functools.wraps(function)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            # Checked at call time, so an async function warns at its caller's line too.
+            return function(*moved(args, kwargs), **kwargs)
+
+        if code.co_flags & _CO_COROUTINE:
+            import inspect  # only the async send functions pay for it
+
+            if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
+                inspect.markcoroutinefunction(call)
+        return call
+
+    return decorate
+
+
+def mime_part(part: email.message.Message) -> email.message.MIMEPart:
+    """``part`` as a :class:`email.message.MIMEPart`: an ``email.mime`` object (the older
+    API, e.g. ``MIMEImage``) is converted once the compatibility hook agreed."""
+    if isinstance(part, email.message.MIMEPart):
+        return part
+    _hooks.compat.mime_attachment(type(part).__name__)
+    converted = email.message_from_bytes(
+        part.as_bytes(),
+        _class=email.message.MIMEPart,  # type: ignore[arg-type]
+        policy=email.policy.default,
+    )
+    assert isinstance(converted, email.message.MIMEPart)
+    return converted

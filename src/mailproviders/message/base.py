@@ -1,8 +1,7 @@
 """The email message: :class:`EmailMessage`.
 
-Messages are plain containers until serialized; every header is validated and
-encoded by :meth:`EmailMessage.message`, so a bad value raises before anything
-is produced.
+Messages are plain containers until serialized; every header is validated and encoded by
+:meth:`EmailMessage.message`, so a bad value raises before anything is produced.
 """
 
 from __future__ import annotations
@@ -63,6 +62,7 @@ class EmailMessage:
     #: ``EMAIL_USE_LOCALTIME`` setting. The send functions set it on what they send.
     use_localtime: bool | None = None
 
+    @arguments.positional_order("bcc", "connection", "attachments", "headers", "cc", "reply_to")
     def __init__(
         self,
         subject: str = "",
@@ -89,7 +89,7 @@ class EmailMessage:
         arguments.header_names("headers", self.extra_headers)
         self.attachments: list[EmailAttachment | email.message.MIMEPart] = []
         for attachment in attachments or ():
-            if isinstance(attachment, email.message.MIMEPart):
+            if isinstance(attachment, email.message.Message):  # MIMEPart, or email.mime
                 self.attach(attachment)
             else:
                 self.attach(*attachment)
@@ -256,10 +256,10 @@ class EmailMessage:
                 more than ``arguments.MAX_NESTING`` deep).
             TypeError: an argument of the wrong type (naming it).
         """
-        if isinstance(filename, email.message.MIMEPart):
+        if isinstance(filename, email.message.Message):  # MIMEPart, or email.mime
             if content is not None or mimetype is not None:
                 raise ValueError("content and mimetype must not be given with a MIMEPart")
-            self.attachments.append(filename)
+            self.attachments.append(arguments.mime_part(filename))
             return
         arguments.attachment(filename, content, mimetype, EmailMessage)
         if isinstance(content, EmailMessage):

@@ -46,7 +46,12 @@ class CachedDnsName:
     Non-ASCII names are IDNA-encoded. Never raises.
     """
 
-    def __init__(self, resolve: Callable[[], str] = socket.getfqdn, timeout: float = 1.0):
+    #: Deleting the instance's cached name (``del DNS_NAME._fqdn``, as Django's tests do)
+    #: falls back to this and makes the next use look the name up again.
+    _fqdn: str | None = None
+
+    def __init__(self, resolve: Callable[[], str] | None = None, timeout: float = 1.0):
+        # None: socket.getfqdn as it is at lookup time (so that tests can patch it).
         self._resolve = resolve
         self._timeout = timeout
         self._lock = threading.Lock()
@@ -73,7 +78,7 @@ class CachedDnsName:
 
         def run() -> None:
             with contextlib.suppress(Exception):  # any failure means "use the fallback"
-                found.append(self._resolve())
+                found.append((self._resolve or socket.getfqdn)())
 
         worker = threading.Thread(target=run, name="mailproviders-fqdn", daemon=True)
         worker.start()

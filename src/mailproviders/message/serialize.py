@@ -8,13 +8,14 @@ would make (same headers in the same order, same transfer encodings, bodies enco
 by the standard library's own text encoder), with raw header strings. From it,
 :func:`render` writes exactly the bytes the standard library's generator writes for
 that structure (:mod:`mailproviders.message.stdlib` makes the equivalent
-standard-library object from it). Anything else makes :func:`plan`
-return ``None`` and the caller uses the standard library.
+standard-library object from it). Base64 payloads stay raw bytes in the tree
+(:class:`~mailproviders.message.payloads.Base64`) and are encoded straight into the
+output. Anything else makes :func:`plan` return ``None`` and the caller uses the
+standard library.
 """
 
 from __future__ import annotations
 
-import binascii
 import email.contentmanager
 import email.message
 import random
@@ -24,12 +25,12 @@ from collections.abc import Callable, Sequence
 from email.policy import EmailPolicy, Policy
 from typing import Any, NamedTuple
 
+from mailproviders.message.payloads import Base64, Text, join
+
 __all__ = ["Node", "fits", "nodes", "plan", "render", "supports"]
 
 Headers = list[tuple[str, str]]
 _MAX_LINE = 78
-_B64_LINE = re.compile(r".{1,76}")
-_NLCRE = re.compile(r"\r\n|\r|\n")
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+$")
 _FILENAME = re.compile(r"^[ !#-\[\]-~]+$")  # printable ASCII without " and \
 _ENCODE_TEXT: Callable[[str, str, Any, Policy], tuple[str, str]] | None = getattr(
@@ -38,10 +39,11 @@ _ENCODE_TEXT: Callable[[str, str, Any, Policy], tuple[str, str]] | None = getatt
 
 
 class Node(NamedTuple):
-    """One MIME part: raw (pre-folded, ASCII) headers and an encoded payload or parts."""
+    """One MIME part: raw (pre-folded, ASCII) headers and an encoded text payload, a
+    base64 payload (kept as the raw bytes) or parts."""
 
     headers: Headers
-    payload: str | list[Node]
+    payload: str | Base64 | list[Node]
 
 
 def supports(policy: Policy) -> bool:
@@ -75,12 +77,6 @@ def _text(content: str, subtype: str, policy: Policy, trailer: Headers) -> Node 
     return Node(headers, payload)
 
 
-def _base64(data: bytes) -> str:
-    """Base64 in lines of 76 characters, each ending with a newline (as the stdlib's)."""
-    text = binascii.b2a_base64(data, newline=False).decode("ascii")
-    return "\n".join(_B64_LINE.findall(text)) + "\n" if text else ""
-
-
 def _binary(data: bytes, maintype: str, subtype: str, trailer: Headers) -> Node | None:
     if not (_TOKEN.match(maintype) and _TOKEN.match(subtype)) or maintype in (
         "multipart",
@@ -92,7 +88,7 @@ def _binary(data: bytes, maintype: str, subtype: str, trailer: Headers) -> Node 
         ("Content-Transfer-Encoding", "base64"),
         *trailer,
     ]
-    return Node(headers, _base64(data))
+    return Node(headers, Base64(data))
 
 
 def _disposition(filename: str | None) -> Headers | None:
@@ -149,7 +145,8 @@ def _alternative(content: object, mimetype: str, policy: Policy) -> Node | None:
 
 
 def _boundary(leaves: Sequence[Node]) -> str:
-    """A boundary like the standard library's, not found in any leaf's payload."""
+    """A boundary like the standard library's, not found in any text leaf's payload (base64
+    text cannot contain one: it has at most two ``=``, at its very end)."""
     while True:
         boundary = f"==============={random.randrange(sys.maxsize):019d}=="
         if not any(boundary in str(node.payload) for node in leaves):
@@ -166,7 +163,7 @@ def _multipart(subtype: str, parts: list[Node]) -> Node:
 
 def nodes(node: Node) -> list[Node]:
     """``node`` and all its descendants."""
-    if isinstance(node.payload, str):
+    if not isinstance(node.payload, list):
         return [node]
     return [node, *(n for part in node.payload for n in nodes(part))]
 
@@ -214,20 +211,18 @@ def plan(message: Any, headers: Headers, policy: Policy) -> Node | None:
     tree = _content(message, policy)
     if tree is None:
         return None
-    if isinstance(tree.payload, str):  # set_content() adds MIME-Version after its headers
+    if not isinstance(tree.payload, list):  # set_content() adds MIME-Version after its headers
         return Node([*headers, *tree.headers, ("MIME-Version", "1.0")], tree.payload)
     return Node([*headers, ("MIME-Version", "1.0"), *tree.headers], tree.payload)
 
 
-def _render_into(out: list[str], node: Node, nl: str) -> None:
+def _render_into(out: list[str | Text | Base64], node: Node, nl: str) -> None:
     for name, value in node.headers:
         out.append(f"{name}: {nl.join(value.splitlines())}{nl}")
     out.append(nl)
     payload = node.payload
-    if isinstance(payload, str):
-        if nl != "\n" or "\r" in payload:
-            payload = nl.join(_NLCRE.split(payload))
-        out.append(payload)
+    if not isinstance(payload, list):
+        out.append(Text(payload) if isinstance(payload, str) else payload)
         return
     boundary = _boundary_of(node)
     for index, part in enumerate(payload):
@@ -244,7 +239,11 @@ def _boundary_of(node: Node) -> str:
 
 
 def render(node: Node, linesep: str) -> bytes:
-    """The wire bytes of ``node``, as the standard library's generator writes them."""
-    out: list[str] = []
+    """The wire bytes of ``node``, as the standard library's generator writes them.
+
+    Payloads are written into one buffer of the final size (see
+    :func:`mailproviders.message.payloads.join`): the peak is about the size of the
+    result, plus a block of base64 lines."""
+    out: list[str | Text | Base64] = []
     _render_into(out, node, linesep)
-    return "".join(out).encode("ascii", "surrogateescape")
+    return join(out, linesep)

@@ -10,6 +10,7 @@ import email.message
 from email.policy import Policy
 from typing import Any
 
+from mailproviders.message.payloads import Base64
 from mailproviders.message.serialize import Node, fits, nodes, render
 
 __all__ = ["SerializedMessage", "to_stdlib"]
@@ -20,6 +21,9 @@ def _fill(part: email.message.Message, node: Node, policy: Policy) -> None:
         part.set_raw(name, value)
     if isinstance(node.payload, str):
         part.set_payload(node.payload)
+        return
+    if isinstance(node.payload, Base64):  # the standard library holds the encoded text
+        part.set_payload(node.payload.text())
         return
     for child in node.payload:
         sub = email.message.EmailMessage(policy=policy)

@@ -233,7 +233,7 @@ def test_invalid_address_fails_before_talking_to_server(smtp_server: SMTPTestSer
 
 def test_invalid_address_first_means_no_connection(smtp_server: SMTPTestServer) -> None:
     with pytest.raises(ValueError):
-        EmailBackend(**smtp_server.options()).send_messages([make_message(to=["bad"])])
+        EmailBackend(**smtp_server.options()).send_messages([make_message(to=["bad@"])])
     assert smtp_server.connection_count == 0
 
 

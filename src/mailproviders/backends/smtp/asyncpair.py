@@ -30,7 +30,7 @@ _STATE_LOCK = threading.Lock()
 class _LoopState:
     """The async connection of one event loop and the lock that serializes its use."""
 
-    __slots__ = ("connection", "lock", "loop")
+    __slots__ = ("connection", "extra", "lock", "loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         import asyncio
@@ -38,6 +38,7 @@ class _LoopState:
         self.loop = loop
         self.lock = asyncio.Lock()
         self.connection: aiosmtplib.SMTP | None = None
+        self.extra: list[aiosmtplib.SMTP] = []
 
 
 class AsyncMethods(BaseEmailBackend):
@@ -59,6 +60,14 @@ class AsyncMethods(BaseEmailBackend):
         state = self._loop_state(create=connection is not None)
         if state is not None:
             state.connection = connection
+
+    @property
+    def async_extra_connections(self) -> list[aiosmtplib.SMTP]:
+        """The extra native async connections of the running event loop (``max_connections``
+        > 1) that stay open with :meth:`aopen` (a list to change in place; ``[]`` outside
+        an event loop)."""
+        state = self._loop_state(create=True)
+        return [] if state is None else state.extra
 
     async def aopen(self) -> None:
         """Async :meth:`open` (same exceptions); a no-op when already open."""
@@ -95,8 +104,13 @@ class AsyncMethods(BaseEmailBackend):
             return await super().asend_messages(messages)
         from mailproviders.backends.smtp import aio
 
+        backend = cast("EmailBackend", self)
         async with self._async_lock():
-            return await aio.send(cast("EmailBackend", self), messages)
+            if backend.max_connections > 1:
+                from mailproviders.backends.smtp import aioparallel
+
+                return await aioparallel.send(backend, messages)
+            return await aio.send(backend, messages)
 
     def _async_lock(self) -> asyncio.Lock:
         state = self._loop_state(create=True)

@@ -46,9 +46,13 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
     is loaded (``configure()``, ``mailproviders check``). A backend built directly in code
     is not checked and does not warn: the caller chose its options explicitly.
 
-    One connection serves all messages of a :meth:`send_messages` call; a connection opened
-    with :meth:`open` (or ``with backend:``) serves every call until :meth:`close`. One
-    instance may be shared by threads: open, send and close are serialized by a lock.
+    One connection serves all messages of a :meth:`send_messages` call (``max_connections``
+    > 1: up to that many, one thread each; the order of acceptance may then differ from
+    the input order); connections opened with :meth:`open` (or ``with backend:``), and
+    the extra ones a call opens while it is open, serve every call until :meth:`close`.
+    One instance may be shared by threads: open, send and close are serialized by a lock.
+    ``pipelining`` sends each envelope (MAIL, RCPT..., DATA) in one write when the server
+    advertises PIPELINING (RFC 2920).
 
     The deprecated ``fail_silently=True`` keeps the historical behaviour (see
     docs/backends.md): an ``smtplib.SMTPException`` or ``OSError`` stops the call, which
@@ -83,12 +87,17 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
         ssl_keyfile: str | PathLike[str] | None = None,
         ssl_cafile: str | PathLike[str] | None = None,
         allow_plaintext_auth: bool = False,
+        pipelining: bool = True,
+        max_connections: int = 1,
         fail_silently: bool | NotGiven = NOT_GIVEN,
     ) -> None:
         super().__init__(alias=alias, fail_silently=fail_silently)
         problems = smtp_problems(use_tls, use_ssl, ssl_certfile, ssl_keyfile, host=host)
         for option, problem in problems[:1]:
             raise InvalidEmailProvider(problem, alias=alias, option=option)
+        if type(max_connections) is not int or max_connections < 1:
+            problem = f"must be an integer >= 1, not {max_connections!r}"
+            raise InvalidEmailProvider(problem, alias=alias, option="max_connections")
         self.host = host
         self.port = port if port is not None else 465 if use_ssl else 587 if use_tls else 25
         self.username = username
@@ -102,6 +111,10 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
         self.ssl_cafile = ssl_cafile
         #: Checked where the configuration is loaded, not here (see docs/backends.md).
         self.allow_plaintext_auth = allow_plaintext_auth
+        self.pipelining = pipelining
+        self.max_connections = max_connections
+        #: The extra connections of ``max_connections`` > 1 kept open with :meth:`open`.
+        self.extra_connections: list[smtplib.SMTP] = []
         #: The open connection, or ``None``.
         self.connection: smtplib.SMTP | None = None
         self._ssl_context: ssl.SSLContext | None = None
@@ -175,8 +188,10 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
         """Say QUIT and close the connection; errors (server already gone) are ignored."""
         with self._lock:
             connection, self.connection = self.connection, None
-            if connection is not None:
-                _close_quietly(connection)
+            extra, self.extra_connections = self.extra_connections, []
+            for each in [connection, *extra]:
+                if each is not None:
+                    _close_quietly(each)
 
     def send_messages(self, messages: Iterable[EmailMessage]) -> int:
         """Send ``messages`` and return how many the server accepted.
@@ -190,6 +205,11 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
         ``smtplib.SMTPException``/``OSError`` from the server; the exception carries
         ``sent_count``/``sent_messages``.
         """
+        if self.max_connections > 1:
+            from mailproviders.backends.smtp import parallel
+
+            with self._lock:
+                return parallel.send(self, messages)
         sent: list[EmailMessage] = []
         with self._lock:
             opened_here = False
@@ -200,7 +220,8 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
                     prepared = session.prepare(message)
                     if self.connection is None:
                         opened_here = self._open()
-                    self._deliver(message, prepared)
+                    assert self.connection is not None
+                    self._deliver(self.connection, message, prepared)
                     sent.append(message)
             except BaseException as exc:
                 session.send_failed(self, exc, sent)
@@ -222,9 +243,9 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
         if getattr(connection, "sock", None) is None or (isinstance(exc, OSError) and not refusal):
             self.close()
 
-    def _deliver(self, message: EmailMessage, prepared: Prepared) -> None:
-        connection = self.connection
-        assert connection is not None
+    def _deliver(
+        self, connection: smtplib.SMTP, message: EmailMessage, prepared: Prepared
+    ) -> None:
         options: list[str] = []
         if prepared.needs_smtputf8:
             connection.ehlo_or_helo_if_needed()
@@ -240,6 +261,7 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
                 recipients=prepared.recipients,
                 data=prepared.data,
                 options=options,
+                pipelining=self.pipelining,
             )
         except smtplib.SMTPRecipientsRefused as exc:
             message.refused_recipients = session.as_written(exc.recipients, prepared.written)

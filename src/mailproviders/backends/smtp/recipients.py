@@ -35,14 +35,22 @@ class Recipients:
         self.refused: dict[str, tuple[int, bytes]] = {}
         self.delivered = False
         self._accepted = 0
-        self._deferred: tuple[int, tuple[int, bytes]] | None = None
+        self._answered = 0  # replies seen in the current transaction (in order)
+        self._waiting: list[int] = []  # indexes answered 452 in the current transaction
+        self._reply: tuple[int, bytes] = (TOO_MANY_RECIPIENTS, b"")
 
     def add(self, index: int, code: int, reply: bytes) -> bool:
-        """Record the reply to RCPT of ``pending[index]``; whether to go on with the next."""
+        """Record the reply to RCPT of ``pending[index]``; whether to go on with the next.
+
+        A pipelined transaction has all its replies already and records them all: those
+        accepted or refused after a 452 are settled, only the 452 ones wait.
+        """
+        self._answered = index + 1
         if code in (250, 251):
             self._accepted += 1
         elif code == TOO_MANY_RECIPIENTS:
-            self._deferred = (index, (code, reply))
+            self._waiting.append(index)
+            self._reply = (code, reply)
             return False
         else:
             self.refused[self.pending[index]] = (code, reply)
@@ -55,17 +63,16 @@ class Recipients:
 
     def end(self, *, delivered: bool) -> None:
         """Close the current transaction; :attr:`pending` becomes what the next one sends."""
-        deferred, self._deferred, self._accepted = self._deferred, None, 0
+        rest = [self.pending[i] for i in self._waiting] + self.pending[self._answered :]
+        self._accepted, self._answered, self._waiting = 0, 0, []
         self.delivered = self.delivered or delivered
-        if deferred is None:
-            self.pending = []
+        self.pending = []
+        if not rest:
             return
-        index, reply = deferred
-        rest, self.pending = self.pending[index:], []
         if delivered:
             self.pending = rest
         else:  # no progress: the server takes none of the rest either
-            self.refused.update(dict.fromkeys(rest, reply))
+            self.refused.update(dict.fromkeys(rest, self._reply))
 
     def result(self) -> dict[str, tuple[int, bytes]]:
         """The refused recipients; raises ``SMTPRecipientsRefused`` when none got it."""

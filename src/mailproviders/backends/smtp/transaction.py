@@ -18,7 +18,7 @@ import smtplib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from mailproviders.backends.smtp import session
+from mailproviders.backends.smtp import pipeline, session
 from mailproviders.backends.smtp.recipients import Recipients
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def send_transaction(
     recipients: Sequence[str],
     data: bytes,
     options: Sequence[str],
+    pipelining: bool = True,
 ) -> dict[str, tuple[int, bytes]]:
     """Send ``data`` from ``sender`` to ``recipients``; return the refused recipients.
 
@@ -44,9 +45,12 @@ def send_transaction(
     ``SMTPRecipientsRefused`` when every recipient is (or on a 421), ``SMTPDataError``
     when DATA or the message is refused; after a refusal the session is reset (RSET), or
     closed on a 421. An exception raised once the message's data has gone out is marked
-    as possibly having delivered ``message``, unless it is a refusal reply.
+    as possibly having delivered ``message``, unless it is a refusal reply. With
+    ``pipelining`` and a server advertising PIPELINING, each envelope goes out in one
+    write (:mod:`.pipeline`).
     """
     connection.ehlo_or_helo_if_needed()
+    one = _pipelined if pipelining and connection.has_extn("pipelining") else _one_transaction
     mail_options: list[str] = []
     if connection.does_esmtp:
         if connection.has_extn("size"):
@@ -55,7 +59,7 @@ def send_transaction(
     state = Recipients(list(recipients))
     while state.pending:
         try:
-            _one_transaction(
+            one(
                 connection,
                 message,
                 state=state,
@@ -98,11 +102,59 @@ def _one_transaction(
     state.end(delivered=True)
 
 
+def _pipelined(
+    connection: smtplib.SMTP,
+    message: EmailMessage,
+    *,
+    state: Recipients,
+    sender: str,
+    mail_options: list[str],
+    data: bytes,
+) -> None:
+    utf8 = any(option.upper() == "SMTPUTF8" for option in mail_options)
+    lines = pipeline.commands(sender, state.pending, mail_options, utf8=utf8)
+    if utf8:
+        connection.command_encoding = "utf-8"  # as smtplib.mail() does; RSET resets it
+    envelope = pipeline.Envelope(state, sender)
+    answers = pipeline.replies(connection, lines)
+    try:
+        envelope.sender_reply(*next(answers))
+        for _ in range(len(lines) - 2):
+            if envelope.closing:
+                break
+            envelope.recipient_reply(*next(answers))
+        if envelope.closing:
+            connection.close()
+            raise envelope.closing_error()
+        code, reply = next(answers)
+    except smtplib.SMTPServerDisconnected:
+        if envelope.refused_sender is None:
+            raise
+        raise envelope.refused_sender from None  # it hung up after refusing MAIL
+    if envelope.send_data(code):
+        _send_body(connection, message, data)
+        state.end(delivered=True)
+        return
+    if code == pipeline.START_INPUT:  # DATA should have been refused: end it empty
+        connection.send(b".\r\n")
+        connection.getreply()
+    error = envelope.refusal(code, reply)
+    _abandon(connection, code)  # RSET, or close after a 421
+    if error is not None:
+        raise error
+    state.end(delivered=False)
+
+
 def _send_data(connection: smtplib.SMTP, message: EmailMessage, data: bytes) -> None:
     code, reply = connection.docmd("data")
     if code != 354:
         _abandon(connection, code)
         raise smtplib.SMTPDataError(code, reply)
+    _send_body(connection, message, data)
+
+
+def _send_body(connection: smtplib.SMTP, message: EmailMessage, data: bytes) -> None:
+    """The message's data after a 354 reply, and the reply to its end."""
     try:
         for piece in session.stuffed(data):
             connection.send(piece)
