@@ -50,14 +50,32 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+if TYPE_CHECKING:
+    from mailproviders.backends.smtp import EmailBackend
+    from mailproviders.message import EmailMessage
+
 TLSMode = Literal["none", "starttls", "ssl"]
+#: ``send(backend, messages)``: the sync or async path of an SMTP backend (the ``send``
+#: fixture of tests/backends/smtp/conftest.py).
+Send = Callable[["EmailBackend", Iterable["EmailMessage"]], int]
+
+
+def sync_send(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
+    """The sync path of ``send``."""
+    return backend.send_messages(messages)
+
+
+def async_send(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
+    """The async path of ``send``, in a new event loop."""
+    return asyncio.run(backend.asend_messages(messages))
+
 
 USERNAME = "mailer"
 PASSWORD = "s3cret-passw0rd"

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import smtplib
 import ssl
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -15,24 +14,7 @@ import pytest
 from mailproviders.backends.smtp import EmailBackend
 from mailproviders.exceptions import possibly_sent_messages_of, sent_messages_of
 from mailproviders.message import EmailMessage
-from smtp_fixtures import ServerFactory, SMTPTestServer, TLSCertificates, make_certificates
-
-Send = Callable[[EmailBackend, Iterable[EmailMessage]], int]
-
-
-def _sync(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
-    return backend.send_messages(messages)
-
-
-def _async(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
-    return asyncio.run(backend.asend_messages(messages))
-
-
-@pytest.fixture(params=[_sync, _async], ids=["sync", "async"])
-def send(request: pytest.FixtureRequest) -> Send:
-    """``send(backend, messages)`` through ``send_messages`` or ``asend_messages``."""
-    function: Send = request.param
-    return function
+from smtp_fixtures import Send, ServerFactory, SMTPTestServer, TLSCertificates, make_certificates
 
 
 def make_message(n: int = 0, to: list[str] | None = None) -> EmailMessage:

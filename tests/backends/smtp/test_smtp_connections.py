@@ -21,24 +21,9 @@ from mailproviders.exceptions import (
 from mailproviders.handler import configure
 from mailproviders.message import EmailMessage
 from mailproviders.sending import send_mass_mail
-from smtp_fixtures import PipeliningServer, SMTPSink
+from smtp_fixtures import PipeliningServer, Send, SMTPSink, async_send, sync_send
 
-Send = Callable[[EmailBackend, Iterable[EmailMessage]], int]
 Servers = Callable[..., PipeliningServer]
-
-
-def _sync(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
-    return backend.send_messages(messages)
-
-
-def _async(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
-    return asyncio.run(backend.asend_messages(messages))
-
-
-@pytest.fixture(params=[_sync, _async], ids=["sync", "async"])
-def send(request: pytest.FixtureRequest) -> Send:
-    function: Send = request.param
-    return function
 
 
 def message(n: int) -> EmailMessage:
@@ -118,7 +103,7 @@ def test_opened_backend_keeps_its_connections(send: Send, pipelining_server: Ser
             await backend.aclose()
         assert backend.async_extra_connections == []
 
-    if send is _async:
+    if send is async_send:
         asyncio.run(in_one_loop())
     else:
         with backend:
@@ -191,11 +176,11 @@ def test_generator_memory_is_bounded(send: Send, smtp_sink: SMTPSink) -> None:
     )
 
     def mass(count: int) -> int:
-        if send is _sync:
+        if send is sync_send:
             return send_mass_mail(datatuples(count), using="bulk")
         return asyncio.run(asend_mass_mail(datatuples(count), using="bulk"))
 
-    count = GENERATED if send is _sync else GENERATED // 2
+    count = GENERATED if send is sync_send else GENERATED // 2
     mass(400)  # warm-up: imports, caches, the connections' first allocations
     tracemalloc.start()
     try:

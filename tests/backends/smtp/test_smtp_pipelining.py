@@ -14,24 +14,9 @@ from mailproviders.backends.smtp import EmailBackend
 from mailproviders.exceptions import possibly_sent_messages_of, sent_messages_of
 from mailproviders.handler import configure, providers
 from mailproviders.message import EmailMessage
-from smtp_fixtures import PipeliningServer, PostfixServer, SMTPSink
+from smtp_fixtures import PipeliningServer, PostfixServer, Send, SMTPSink, async_send
 
-Send = Callable[[EmailBackend, Iterable[EmailMessage]], int]
 Servers = Callable[..., PipeliningServer]
-
-
-def _sync(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
-    return backend.send_messages(messages)
-
-
-def _async(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
-    return asyncio.run(backend.asend_messages(messages))
-
-
-@pytest.fixture(params=[_sync, _async], ids=["sync", "async"])
-def send(request: pytest.FixtureRequest) -> Send:
-    function: Send = request.param
-    return function
 
 
 def message(n: int, to: list[str] | None = None) -> EmailMessage:
@@ -124,7 +109,7 @@ def test_refusal_keeps_an_open_session_usable(send: Send, pipelining_server: Ser
         finally:
             await backend.aclose()
 
-    if send is _async:
+    if send is async_send:
         assert asyncio.run(both()) == 1
     else:
         with backend:

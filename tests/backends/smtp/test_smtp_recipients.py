@@ -4,33 +4,15 @@ transactions (RFC 5321 4.5.3.1.10), on the sync and async paths, against aiosmtp
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import smtplib
-from collections.abc import Callable, Iterable
 
 import pytest
 
 from mailproviders.backends.smtp import EmailBackend
 from mailproviders.exceptions import possibly_sent_messages_of
 from mailproviders.message import EmailMessage
-from smtp_fixtures import PostfixServer, ServerFactory
-
-Send = Callable[[EmailBackend, Iterable[EmailMessage]], int]
-
-
-def _sync(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
-    return backend.send_messages(messages)
-
-
-def _async(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
-    return asyncio.run(backend.asend_messages(messages))
-
-
-@pytest.fixture(params=[_sync, _async], ids=["sync", "async"])
-def send(request: pytest.FixtureRequest) -> Send:
-    function: Send = request.param
-    return function
+from smtp_fixtures import PostfixServer, Send, ServerFactory
 
 
 def addresses(count: int, domain: str = "example.org") -> list[str]:

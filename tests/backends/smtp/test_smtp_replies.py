@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,25 +15,10 @@ import pytest
 from mailproviders.backends.smtp import EmailBackend, SMTPProtocolError
 from mailproviders.exceptions import possibly_sent_messages_of, sent_messages_of
 from mailproviders.message import EmailMessage
-from smtp_fixtures import Script, ScriptedConnection, ScriptedServer
+from smtp_fixtures import Script, ScriptedConnection, ScriptedServer, Send
 
-Send = Callable[[EmailBackend, Iterable[EmailMessage]], int]
 TIMEOUT = 0.5
 TRICKLE = 0.1  # seconds between two continuation lines: well within TIMEOUT
-
-
-def _sync(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
-    return backend.send_messages(messages)
-
-
-def _async(backend: EmailBackend, messages: Iterable[EmailMessage]) -> int:
-    return asyncio.run(backend.asend_messages(messages))
-
-
-@pytest.fixture(params=[_sync, _async], ids=["sync", "async"])
-def send(request: pytest.FixtureRequest) -> Send:
-    function: Send = request.param
-    return function
 
 
 def message() -> EmailMessage:
