@@ -8,7 +8,8 @@ The shim rewrites imports only: ``django.core.mail`` and its submodules resolve 
 modules backed by mailproviders, with the deliberate renames (``MAILERS`` →
 ``EMAIL_PROVIDERS``, ``mailers`` → ``providers``, ``InvalidMailer`` →
 ``InvalidEmailProvider``, ``MailerDoesNotExist`` → ``EmailProviderDoesNotExist``,
-``RemovedInDjango2028Warning`` → ``MailProvidersDeprecationWarning``). Django's settings
+``RemovedInDjango2028Warning`` → ``MailProvidersDeprecationWarning``; ``MAILERS`` also in the
+messages that assertion helpers expect). Django's settings
 overrides are mirrored into ``mailproviders.configure()`` through ``setting_changed``.
 No test file is copied or edited. A name mailproviders does not have at all raises
 ``unittest.SkipTest`` when a test uses it: such a test counts as not applicable, with
@@ -164,6 +165,33 @@ def install_shim() -> None:
     object.__setattr__(sys.modules["django.core.mail"], "deprecation", deprecation)
 
 
+def _renamed_text(text: Any) -> Any:
+    """An expected message with Django's setting name replaced by ours (the rename)."""
+    if not isinstance(text, str):
+        return text
+    return text.replace("a MAILERS alias", "an EMAIL_PROVIDERS alias").replace(
+        "MAILERS", "EMAIL_PROVIDERS"
+    )
+
+
+def translate_expected_messages() -> None:
+    """Apply SETTING_RENAMES to the messages Django's assertion helpers expect.
+
+    Our texts name our setting (EMAIL_PROVIDERS) where Django's name theirs (MAILERS):
+    the same rename as for the setting itself, applied to the expected text only.
+    """
+    from django.test import SimpleTestCase
+
+    for name in ("assertWarnsMessage", "assertRaisesMessage"):
+        original = getattr(SimpleTestCase, name)
+
+        def renamed(self: Any, expected: Any, text: Any, *args: Any, _o: Any = original,
+                    **kwargs: Any) -> Any:
+            return _o(self, expected, _renamed_text(text), *args, **kwargs)
+
+        setattr(SimpleTestCase, name, renamed)
+
+
 def mirror_settings(**_: Any) -> None:
     """Install the mail settings Django has in effect into mailproviders.configure()."""
     from django.conf import settings
@@ -253,6 +281,7 @@ def main() -> int:
         INSTALLED_APPS=[],
     )
     install_shim()
+    translate_expected_messages()
     django.setup()
     from django.test.signals import setting_changed
     from django.test.utils import setup_test_environment

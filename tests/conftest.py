@@ -18,7 +18,7 @@ from hypothesis import settings as hypothesis_settings
 if TYPE_CHECKING:
     from mailproviders.message import EmailMessage
 
-pytest_plugins = ["smtp_fixtures"]
+pytest_plugins = ["smtp_fixtures", "redis_fixtures"]
 
 # CI (CI=true) explores a fixed number of fresh examples on every run, not a derandomized
 # fixed set: a property that fails only on some inputs is found over many runs, not never.

@@ -25,8 +25,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("config", "registry"),
     ("backends", "typing"),
     ("handler",),
+    ("delivery", "hooks"),
     ("sendplan", "sending", "asending"),
     ("testing", "pytest_plugin"),
+    ("integrations",),
     ("legacy",),
     ("cli", "__main__", ""),
 ]

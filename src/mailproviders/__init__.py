@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from mailproviders import _hooks, config, legacy
+from mailproviders import delivery as _delivery  # noqa: F401 - fills _hooks.member_send
 from mailproviders.config.settings import MailSettings
 from mailproviders.exceptions import (
     EmailProviderDoesNotExist,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         EmailAttachment,
         EmailMessage,
         EmailMultiAlternatives,
+        RenderedMessage,
         make_msgid,
     )
     from mailproviders.sending import mail_admins, mail_managers, send_mail, send_mass_mail
@@ -48,6 +50,7 @@ _LAZY = {
             "EmailAttachment",
             "EmailMessage",
             "EmailMultiAlternatives",
+            "RenderedMessage",
             "make_msgid",
         ),
         "mailproviders.message",
@@ -74,6 +77,7 @@ __all__ = [
     "MailProvidersDeprecationWarning",
     "MailSettings",
     "ProvidersHandler",
+    "RenderedMessage",
     "amail_admins",
     "amail_managers",
     "asend_mail",
@@ -117,6 +121,8 @@ sys.modules.setdefault(f"{__name__}.settings", config)
 
 
 def __getattr__(name: str) -> object:
+    if name == "hooks":  # the public hooks API (mailproviders.hooks), on first use
+        return importlib.import_module(f"{__name__}.hooks")
     module = _LAZY.get(name)
     if module is not None:
         value = getattr(importlib.import_module(module), name)
@@ -131,4 +137,4 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, "hooks"})

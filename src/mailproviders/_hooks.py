@@ -14,6 +14,9 @@ live higher up, so the upper layer plugs them in here when it is imported (the p
   ``fail_silently``, ``connection=``, legacy ``EMAIL_*`` settings). The default here is
   strict: it rejects them. :mod:`mailproviders.legacy` replaces it with the lenient,
   warning implementation. The core never branches on legacy behaviour itself.
+* :data:`member_send` — how a failover/round-robin backend sends through one member
+  (filled by :mod:`mailproviders.delivery`, which applies the member's RATE_LIMIT and
+  REDIRECT); the default calls the member's ``send_messages``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,15 @@ if TYPE_CHECKING:
     from mailproviders.config.settings import MailSettings
     from mailproviders.message.base import EmailMessage
 
-__all__ = ["Compat", "Dispatch", "MessageDefaults", "compat", "dispatch", "message_defaults"]
+__all__ = [
+    "Compat",
+    "Dispatch",
+    "MessageDefaults",
+    "compat",
+    "dispatch",
+    "member_send",
+    "message_defaults",
+]
 
 
 class MessageDefaults(NamedTuple):
@@ -94,6 +105,14 @@ class Compat:
         """``EmailMessage(connection=...)`` was given."""
         raise TypeError("EmailMessage(connection=...) is not supported; use send(using=...)")
 
+    def message_connection_attribute(
+        self, message: object, value: object, *, setting: bool
+    ) -> None:
+        """``message.connection`` was read, or (``setting``) set to ``value``; return to
+        allow it. This base allows reading (``None``: nothing can set it) and setting None."""
+        if setting and value is not None:
+            raise TypeError("EmailMessage.connection is not supported; use send(using=...)")
+
     def send_target(
         self,
         using: str | None,
@@ -134,3 +153,11 @@ class Compat:
 
 #: The implementation in use (replaced by ``mailproviders.legacy`` when it is imported).
 compat: Compat = Compat()
+
+
+def _member_send(backend: BaseEmailBackend, alias: str, messages: list[EmailMessage]) -> int:
+    return backend.send_messages(messages)
+
+
+#: ``member_send(backend, alias, messages)``: send through member ``alias`` of a composite.
+member_send: Callable[[BaseEmailBackend, str, list[EmailMessage]], int] = _member_send

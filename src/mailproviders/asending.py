@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from mailproviders import delivery
 from mailproviders.message.arguments import positional_order
 from mailproviders.sendplan import (
     DatatupleType,
@@ -50,7 +51,9 @@ async def _adeliver(send: Callable[[], Awaitable[int]], plan: Plan) -> int:
 
 async def _asend_plan(plan: Plan) -> int:
     # A list, as in sending.send_plan: backends written for Django call len() on it.
-    return await _adeliver(lambda: plan.backend.asend_messages(list(plan.messages)), plan)
+    return await _adeliver(
+        lambda: delivery.asend(plan.backend, plan.alias, list(plan.messages)), plan
+    )
 
 
 async def asend_email_message(
@@ -63,7 +66,7 @@ async def asend_email_message(
     plan = message_plan(message, using, fail_silently)
     (outgoing,) = plan.messages
     with reported_on(message, outgoing):
-        return await _adeliver(lambda: plan.backend.asend_messages([outgoing]), plan)
+        return await _adeliver(lambda: delivery.asend(plan.backend, plan.alias, [outgoing]), plan)
 
 
 @positional_order("fail_silently", "auth_user", "auth_password", "connection", "html_message")
@@ -96,7 +99,7 @@ async def _asend_in_batches(plan: Plan, *, keep: bool) -> int:
     async with plan.backend as backend:
         try:  # around building the batches too: a bad datatuple item fails there
             for batch in batches(plan.messages):
-                tally.add(batch, await backend.asend_messages(batch))
+                tally.add(*await delivery.asend_batch(backend, plan.alias, batch))
         except Exception as exc:
             tally.failed(exc)
             raise

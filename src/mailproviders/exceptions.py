@@ -19,6 +19,7 @@ deliver it twice.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 #: Keys of a provider entry itself; any other option name lives under OPTIONS.
-_PROVIDER_KEYS = ("BACKEND", "OPTIONS", "DEFAULTS")
+_PROVIDER_KEYS = ("BACKEND", "OPTIONS", "DEFAULTS", "RETRY", "RATE_LIMIT", "REDIRECT")
 
 
 def location(alias: str | None, option: str | None) -> str:
@@ -111,11 +112,13 @@ class InvalidEmailProvider(ImproperlyConfigured):
 class EmailProviderDoesNotExist(InvalidEmailProvider, KeyError):
     """No provider is configured under ``alias``.
 
-    Also a ``KeyError``, so ``providers[alias]`` behaves like a mapping lookup.
+    Also a ``KeyError``, so ``providers[alias]`` behaves like a mapping lookup. ``alias``
+    is keyword-only: code that ignores this error to skip sending when nothing is
+    configured must not silence another problem reported with it.
     """
 
-    def __init__(self, alias: str, *, configured: Iterable[str] = ()) -> None:
-        known = sorted(configured)
+    def __init__(self, *, alias: str, configured: Iterable[str] = ()) -> None:
+        known = self._configured = sorted(configured)
         if known:
             hint = "configured aliases: " + ", ".join(repr(name) for name in known)
             close = _closest(alias, known)
@@ -137,6 +140,11 @@ class EmailProviderDoesNotExist(InvalidEmailProvider, KeyError):
     def __str__(self) -> str:
         # KeyError.__str__ would repr() the message; keep it readable.
         return str(self.args[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its keyword arguments (pickling calls the class with ``args``).
+        rebuild = functools.partial(type(self), alias=str(self.alias), configured=self._configured)
+        return rebuild, (), self.__dict__
 
 
 def _closest(alias: str, known: list[str]) -> str | None:

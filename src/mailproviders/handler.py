@@ -15,11 +15,12 @@ from contextvars import ContextVar
 from typing import Any
 
 from mailproviders import _hooks
-from mailproviders.backends.base import BaseEmailBackend
+from mailproviders.backends.base import BaseEmailBackend, SharedResource, shared_resources
+from mailproviders.backends.circuit import Circuits, MemberHealth
 from mailproviders.config.provider import ProviderConfig
 from mailproviders.config.settings import MailSettings, load_settings
 from mailproviders.exceptions import EmailProviderDoesNotExist
-from mailproviders.registry import import_backend
+from mailproviders.registry import builtin, import_backend
 
 __all__ = ["DEFAULT_PROVIDER_ALIAS", "ProvidersHandler", "configure", "providers"]
 
@@ -72,6 +73,8 @@ class ProvidersHandler:
         # Resolved (class, kwargs) per alias, valid for the settings in effect.
         self._factories: dict[str, tuple[type[BaseEmailBackend], dict[str, Any]]] = {}
         self._positions: dict[str | None, int] = {}
+        #: Circuit breakers of composite members; emptied when the configuration changes.
+        self.circuits = Circuits()
 
     @property
     def settings(self) -> MailSettings:
@@ -97,7 +100,7 @@ class ProvidersHandler:
         try:
             return configs[alias]
         except KeyError:
-            raise EmailProviderDoesNotExist(alias, configured=configs) from None
+            raise EmailProviderDoesNotExist(alias=alias, configured=configs) from None
 
     def _factory(self, alias: str) -> tuple[type[BaseEmailBackend], dict[str, Any]]:
         factory = self._factories.get(alias)
@@ -144,6 +147,22 @@ class ProvidersHandler:
             self._positions[alias] = position + 1
         return position
 
+    def health(self, alias: str | None = None) -> list[MemberHealth]:
+        """The circuit state of each member of the composite provider ``alias`` (every
+        failover and round-robin provider when ``None``), as this process sees it.
+
+        Raises :class:`EmailProviderDoesNotExist` for an unknown alias.
+        """
+        configs = self.settings.EMAIL_PROVIDERS or {}
+        aliases = list(configs) if alias is None else [alias]
+        found: list[MemberHealth] = []
+        for name in aliases:
+            config = self.config(name)
+            row = builtin(config.BACKEND)
+            if row is not None and row.composite:
+                found += self.circuits.health(name, config.OPTIONS["using"])
+        return found
+
     @property
     def default(self) -> BaseEmailBackend:
         """``self["default"]``."""
@@ -175,12 +194,14 @@ class ProvidersHandler:
         return cached
 
     def close_all(self) -> None:
-        """Close every live cached instance (in all threads and tasks) and forget them.
+        """Close every live cached instance (in all threads and tasks) and forget them,
+        then the resources backends share (connection pools: ``backends.base.share``).
 
         Every instance is closed even when one fails; then the first error is raised.
         """
         errors: list[Exception] = []
-        for backend in self._forget_cached():
+        closing: list[SharedResource] = [*self._forget_cached(), *shared_resources()]
+        for backend in closing:
             try:
                 backend.close()
             except Exception as exc:  # close the others before reporting
@@ -189,10 +210,11 @@ class ProvidersHandler:
             raise errors[0]
 
     async def aclose_all(self) -> None:
-        """Async :meth:`close_all`: close every live cached instance with ``aclose()``
-        and forget them; the first error is raised after all were closed."""
+        """Async :meth:`close_all`: close every live cached instance and shared resource
+        with ``aclose()``; the first error is raised after all were closed."""
         errors: list[Exception] = []
-        for backend in self._forget_cached():
+        closing: list[SharedResource] = [*self._forget_cached(), *shared_resources()]
+        for backend in closing:
             try:
                 await backend.aclose()
             except Exception as exc:
@@ -206,6 +228,7 @@ class ProvidersHandler:
             self._settings = settings
             self._factories = {}
             self._positions = {}
+            self.circuits.reset()
         self.close_all()
 
     def __repr__(self) -> str:

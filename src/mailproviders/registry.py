@@ -33,6 +33,7 @@ from mailproviders.config.options import (
     NoOptions,
     SMTPOptions,
 )
+from mailproviders.config.queue_options import CeleryOptions
 from mailproviders.config.values import mask_dsn
 from mailproviders.exceptions import InvalidEmailProvider
 
@@ -71,6 +72,8 @@ class BuiltinBackend:
     composite: bool = False
     #: ``api`` DSNs: the options the user and the password part fill, in order
     dsn_userinfo: tuple[str, ...] = ()
+    #: whether it enqueues for a worker that delivers through ``deliver_with``
+    queue: bool = False
 
     @property
     def name(self) -> str:
@@ -189,6 +192,16 @@ BUILTINS: Final[tuple[BuiltinBackend, ...]] = (
         schemes={"resend+api": {}},
         options_optional=False,
         dsn_userinfo=("api_key",),
+    ),
+    BuiltinBackend(
+        names=("celery",),
+        path=_PREFIX + "celery.EmailBackend",
+        options=CeleryOptions,
+        typed_dict="CeleryOptionsDict",
+        dsn_form="bare",
+        schemes={"celery": {}},
+        options_optional=False,
+        queue=True,
     ),
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from mailproviders import delivery
 from mailproviders.message.arguments import positional_order
 from mailproviders.sendplan import (
     DatatupleType,
@@ -61,15 +62,15 @@ def send_email_message(
     plan = message_plan(message, using, fail_silently)
     (outgoing,) = plan.messages
     with reported_on(message, outgoing):
-        return _deliver(lambda: plan.backend.send_messages([outgoing]), plan)
+        return _deliver(lambda: delivery.send(plan.backend, plan.alias, [outgoing]), plan)
 
 
 def send_plan(plan: Plan) -> int:
-    """Send ``plan``'s messages in one ``send_messages`` call, under the one rule.
-
-    The backend gets a list, as backends written for Django expect (``len()``, indexing).
+    """Send ``plan``'s messages in one ``send_messages`` call (or one per message, with
+    hooks or pacing: :mod:`mailproviders.delivery`), under the one rule. The backend gets
+    a list, as backends written for Django expect.
     """
-    return _deliver(lambda: plan.backend.send_messages(list(plan.messages)), plan)
+    return _deliver(lambda: delivery.send(plan.backend, plan.alias, list(plan.messages)), plan)
 
 
 @positional_order("fail_silently", "auth_user", "auth_password", "connection", "html_message")
@@ -108,7 +109,7 @@ def _send_in_batches(plan: Plan, *, keep: bool) -> int:
     with plan.backend as backend:
         try:  # around building the batches too: a bad datatuple item fails there
             for batch in batches(plan.messages):
-                tally.add(batch, backend.send_messages(batch))
+                tally.add(*delivery.send_batch(backend, plan.alias, batch))
         except Exception as exc:
             tally.failed(exc)
             raise

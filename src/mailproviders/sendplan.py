@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from mailproviders import _hooks
 from mailproviders.exceptions import record_sent, sent_messages_of
 from mailproviders.handler import DEFAULT_PROVIDER_ALIAS, providers
-from mailproviders.message import EmailMessage, EmailMultiAlternatives, arguments
+from mailproviders.message import EmailMessage, EmailMultiAlternatives, RenderedMessage, arguments
 
 if TYPE_CHECKING:
     from mailproviders.backends.base import BaseEmailBackend
@@ -75,7 +75,7 @@ class _Fill(NamedTuple):
     defaults: ProviderDefaults | None
 
     def apply(self, message: EmailMessage) -> None:
-        defaults = self.defaults
+        defaults = None if isinstance(message, RenderedMessage) else self.defaults  # final
         if not message.from_email:
             message.from_email = (defaults and defaults.from_email) or self.from_email
         if message.use_localtime is None:
@@ -153,7 +153,7 @@ def message_plan(message: EmailMessage, using: str | None, fail_silently: bool) 
     """The plan of ``message.send()``: the message handed over is a copy with what it
     leaves open filled in, so the caller's object is not changed."""
     check_message(message)
-    backend, alias, silenced = _target(using, message.connection, (None, None), fail_silently)
+    backend, alias, silenced = _target(using, message._connection, (None, None), fail_silently)
     outgoing = copy.copy(message)
     outgoing.extra_headers = dict(message.extra_headers)
     _fill_for(alias).apply(outgoing)
@@ -190,12 +190,13 @@ def built_plan(
 ) -> Plan:
     """The plan for messages this module built itself (so they are filled in place)."""
     backend, alias, silenced = _target(using, connection, auth, fail_silently)
-    return Plan(backend, alias, _filled(messages, _fill_for(alias)), silenced)
+    return Plan(backend, alias, _filled(messages, _fill_for(alias), connection), silenced)
 
 
-def _filled(messages: Iterable[EmailMessage], fill: _Fill) -> Iterator[EmailMessage]:
+def _filled(messages: Iterable[EmailMessage], fill: _Fill, conn: object) -> Iterator[EmailMessage]:
     for message in messages:
         fill.apply(message)
+        message._connection = conn  # older code's connection=, kept as message.connection
         yield message
 
 
@@ -222,8 +223,7 @@ def build_mail(
 def mass_messages(datatuple: Iterable[DatatupleType]) -> Iterator[EmailMessage]:
     """The messages of ``send_mass_mail``'s tuples, built (and checked) one at a time."""
     for index, item in enumerate(datatuple):
-        subject, body, sender, recipients = arguments.datatuple_item(index, item)
-        yield EmailMessage(subject, body, sender, recipients)
+        yield EmailMessage(*arguments.datatuple_item(index, item))
 
 
 class Tally:

@@ -40,11 +40,16 @@ from mailproviders.config.api_options import (
     SendGridOptionsDict,
     SESOptionsDict,
 )
+from mailproviders.config.policies import RateLimitDict, RedirectDict, RetryDict
+from mailproviders.config.pool_options import SMTPPoolOptions, SMTPPoolOptionsDict
+from mailproviders.config.queue_options import CeleryOptionsDict
 
 if TYPE_CHECKING:
     from mailproviders.backends.base import BaseEmailBackend
 
 __all__ = [
+    "CeleryOptionsDict",
+    "CeleryProviderDict",
     "CompositeOptionsDict",
     "ConsoleOptionsDict",
     "ConsoleProviderDict",
@@ -62,12 +67,17 @@ __all__ = [
     "PostmarkProviderDict",
     "ProviderDefaultsDict",
     "ProviderDict",
+    "ProviderKeysDict",
+    "RateLimitDict",
+    "RedirectDict",
     "ResendOptionsDict",
     "ResendProviderDict",
+    "RetryDict",
     "RoundRobinProviderDict",
     "SESOptionsDict",
     "SESProviderDict",
     "SMTPOptionsDict",
+    "SMTPPoolOptionsDict",
     "SMTPProviderDict",
     "SendGridOptionsDict",
     "SendGridProviderDict",
@@ -87,6 +97,15 @@ class ProviderDefaultsDict(TypedDict, total=False):
     headers: dict[str, str]
 
 
+class ProviderKeysDict(TypedDict, total=False):
+    """What every provider dict may have besides ``BACKEND`` and ``OPTIONS``."""
+
+    DEFAULTS: ProviderDefaultsDict
+    RETRY: RetryDict | int
+    RATE_LIMIT: RateLimitDict | str
+    REDIRECT: RedirectDict
+
+
 class SMTPOptionsDict(TypedDict, total=False):
     """``OPTIONS`` of the SMTP backend (``host`` is required)."""
 
@@ -103,6 +122,7 @@ class SMTPOptionsDict(TypedDict, total=False):
     allow_plaintext_auth: bool
     pipelining: bool
     max_connections: int
+    pool: SMTPPoolOptionsDict | SMTPPoolOptions | bool | None
     fail_silently: bool
 
 
@@ -126,115 +146,110 @@ class NoOptionsDict(TypedDict, total=False):
     fail_silently: bool
 
 
-class SMTPProviderDict(TypedDict):
+class SMTPProviderDict(ProviderKeysDict):
     """An SMTP provider (``BACKEND`` may be omitted: SMTP is the default)."""
 
     BACKEND: NotRequired[Literal["smtp", "mailproviders.backends.smtp.EmailBackend"]]
     OPTIONS: SMTPOptionsDict
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
-class ConsoleProviderDict(TypedDict):
+class ConsoleProviderDict(ProviderKeysDict):
     """A console provider."""
 
     BACKEND: Literal["console", "mailproviders.backends.console.EmailBackend"]
     OPTIONS: NotRequired[ConsoleOptionsDict]
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
-class FileProviderDict(TypedDict):
+class FileProviderDict(ProviderKeysDict):
     """A file provider."""
 
     BACKEND: Literal["filebased", "file", "mailproviders.backends.filebased.EmailBackend"]
     OPTIONS: FileOptionsDict
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
-class LocmemProviderDict(TypedDict):
+class LocmemProviderDict(ProviderKeysDict):
     """A locmem provider (messages go to ``mailproviders.outbox``)."""
 
     BACKEND: Literal["locmem", "mailproviders.backends.locmem.EmailBackend"]
     OPTIONS: NotRequired[NoOptionsDict]
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
-class DummyProviderDict(TypedDict):
+class DummyProviderDict(ProviderKeysDict):
     """A dummy provider (sends nothing)."""
 
     BACKEND: Literal["dummy", "mailproviders.backends.dummy.EmailBackend"]
     OPTIONS: NotRequired[NoOptionsDict]
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
 class CompositeOptionsDict(TypedDict, total=False):
     """``OPTIONS`` of the failover and round-robin backends (``using`` is required)."""
 
     using: Required[list[str]]
+    retry_period: float
     fail_silently: bool
 
 
-class FailoverProviderDict(TypedDict):
+class FailoverProviderDict(ProviderKeysDict):
     """A failover provider: ``using`` lists the aliases to try, in order."""
 
     BACKEND: Literal["failover", "mailproviders.backends.failover.EmailBackend"]
     OPTIONS: CompositeOptionsDict
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
-class RoundRobinProviderDict(TypedDict):
+class RoundRobinProviderDict(ProviderKeysDict):
     """A round-robin provider: messages are spread over the aliases in ``using``."""
 
     BACKEND: Literal["roundrobin", "mailproviders.backends.roundrobin.EmailBackend"]
     OPTIONS: CompositeOptionsDict
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
-class SESProviderDict(TypedDict):
+class SESProviderDict(ProviderKeysDict):
     """An Amazon SES provider (SES v2 API through boto3)."""
 
     BACKEND: Literal["ses", "mailproviders.backends.http.ses.EmailBackend"]
     OPTIONS: NotRequired[SESOptionsDict]
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
-class MailgunProviderDict(TypedDict):
+class MailgunProviderDict(ProviderKeysDict):
     """A Mailgun provider."""
 
     BACKEND: Literal["mailgun", "mailproviders.backends.http.mailgun.EmailBackend"]
     OPTIONS: MailgunOptionsDict
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
-class PostmarkProviderDict(TypedDict):
+class PostmarkProviderDict(ProviderKeysDict):
     """A Postmark provider."""
 
     BACKEND: Literal["postmark", "mailproviders.backends.http.postmark.EmailBackend"]
     OPTIONS: PostmarkOptionsDict
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
-class SendGridProviderDict(TypedDict):
+class SendGridProviderDict(ProviderKeysDict):
     """A SendGrid provider."""
 
     BACKEND: Literal["sendgrid", "mailproviders.backends.http.sendgrid.EmailBackend"]
     OPTIONS: SendGridOptionsDict
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
-class ResendProviderDict(TypedDict):
+class ResendProviderDict(ProviderKeysDict):
     """A Resend provider."""
 
     BACKEND: Literal["resend", "mailproviders.backends.http.resend.EmailBackend"]
     OPTIONS: ResendOptionsDict
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
-class CustomProviderDict(TypedDict):
+class CeleryProviderDict(ProviderKeysDict):
+    """A Celery queue provider: a worker delivers through ``deliver_with``."""
+
+    BACKEND: Literal["celery", "mailproviders.backends.celery.EmailBackend"]
+    OPTIONS: CeleryOptionsDict
+
+
+class CustomProviderDict(ProviderKeysDict):
     """A provider of any backend class, as returned by :func:`provider`."""
 
     BACKEND: type[BaseEmailBackend]
     OPTIONS: NotRequired[Mapping[str, Any]]
-    DEFAULTS: NotRequired[ProviderDefaultsDict]
 
 
 #: Any provider written as a dict.
@@ -251,6 +266,7 @@ ProviderDict: TypeAlias = (
     | PostmarkProviderDict
     | SendGridProviderDict
     | ResendProviderDict
+    | CeleryProviderDict
     | CustomProviderDict
 )
 

@@ -78,6 +78,25 @@ def test_each_open_session_gets_a_new_file(tmp_path: Path) -> None:
     assert subjects_in(second) == ["Subject 1", "Subject 2"]
 
 
+def test_file_path_is_a_string_whatever_was_given(tmp_path: Path) -> None:
+    for given in (tmp_path, str(tmp_path)):
+        backend = EmailBackend(file_path=given)
+        assert backend.file_path == str(tmp_path)
+        assert type(backend.file_path) is str
+    assert str(tmp_path) in repr(backend)
+
+
+def test_open_says_whether_it_opened_the_file(tmp_path: Path) -> None:
+    backend = EmailBackend(file_path=tmp_path)
+    assert backend.open() is True
+    assert backend.open() is False
+    backend.send_messages([make_message(1)])
+    backend.close()
+    assert backend.open() is True
+    backend.close()
+    assert len(log_files(tmp_path)) == 2
+
+
 def test_directory_created_on_first_write_only(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b"
     backend = EmailBackend(file_path=str(target))

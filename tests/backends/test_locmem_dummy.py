@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mailproviders import MailProvidersDeprecationWarning
 from mailproviders.backends import dummy, locmem
 from mailproviders.message import EmailMessage
 
@@ -44,10 +45,12 @@ def test_appends_independent_copies(outbox: list[EmailMessage]) -> None:
 def test_connection_not_copied(outbox: list[EmailMessage]) -> None:
     backend = locmem.EmailBackend()
     message = make_message()
-    message.connection = backend
+    with pytest.warns(MailProvidersDeprecationWarning):
+        message.connection = backend
     backend.send_messages([message])
-    assert outbox[0].connection is None
-    assert message.connection is backend
+    with pytest.warns(MailProvidersDeprecationWarning):
+        assert outbox[0].connection is None
+        assert message.connection is backend
     assert outbox[0].sent_using is None
 
 

@@ -211,7 +211,7 @@ def test_bad_dsn_in_settings_is_reported_with_alias() -> None:
 KNOWN = (
     "smtp://, smtp+starttls://, smtps://, console://, file://, locmem://, dummy://, "
     "failover://, roundrobin://, ses+api://, mailgun+api://, postmark+api://, "
-    "sendgrid+api://, resend+api://"
+    "sendgrid+api://, resend+api://, celery://"
 )
 AT_AFTER_HOST = (
     "'@' after the host: percent-encode special characters in the user and password "

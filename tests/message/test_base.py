@@ -391,7 +391,7 @@ def test_from_email_default_without_env() -> None:
 def test_connection_argument_is_deprecated() -> None:
     with pytest.warns(MailProvidersDeprecationWarning, match="using="):
         msg = EmailMessage("s", "b", connection=object())
-    assert msg.connection is not None
+    assert msg._connection is not None
 
 
 def test_attributes_and_defaults() -> None:

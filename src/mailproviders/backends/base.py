@@ -6,7 +6,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
 from mailproviders import _hooks
 from mailproviders.exceptions import InvalidEmailProvider
@@ -14,7 +14,14 @@ from mailproviders.exceptions import InvalidEmailProvider
 if TYPE_CHECKING:
     from mailproviders.message import EmailMessage
 
-__all__ = ["NOT_GIVEN", "BaseEmailBackend", "NotGiven"]
+__all__ = [
+    "NOT_GIVEN",
+    "BaseEmailBackend",
+    "NotGiven",
+    "SharedResource",
+    "share",
+    "shared_resources",
+]
 
 
 class NotGiven(enum.Enum):
@@ -27,6 +34,29 @@ class NotGiven(enum.Enum):
 
 
 NOT_GIVEN: Final = NotGiven.NOT_GIVEN
+
+
+class SharedResource(Protocol):
+    """What backends share beyond one instance, such as the SMTP connection pools: once
+    registered with :func:`share`, ``providers.close_all()``/``aclose_all()`` (and so
+    ``configure()``) close it. Closing drops what it holds; it stays usable after."""
+
+    def close(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+_shared: dict[int, SharedResource] = {}
+
+
+def share(resource: SharedResource) -> None:
+    """Register ``resource`` to be closed with the providers' instances (idempotent)."""
+    _shared.setdefault(id(resource), resource)
+
+
+def shared_resources() -> list[SharedResource]:
+    """The resources registered with :func:`share`, in the order they were."""
+    return list(_shared.values())
 
 
 class BaseEmailBackend(ABC):
@@ -75,11 +105,27 @@ class BaseEmailBackend(ABC):
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails (older code reads attributes that
-        # backends no longer define, such as fail_silently).
+        # backends no longer define).
         return _hooks.compat.backend_attribute(self, name)
 
-    def open(self) -> None:  # noqa: B027 - optional hook, deliberately not abstract
-        """Open a long-lived connection, if the backend has one. Idempotent."""
+    @property
+    def fail_silently(self) -> Any:
+        """The backend-level flag of older code (deprecated; see docs/migration.md)."""
+        if "fail_silently" in vars(self):
+            return vars(self)["fail_silently"]
+        return _hooks.compat.backend_attribute(self, "fail_silently")
+
+    @fail_silently.setter
+    def fail_silently(self, value: Any) -> None:
+        # Setting it true after building is the same as passing it to __init__.
+        if value:
+            _hooks.compat.backend_built(self, {}, value)
+        else:
+            vars(self)["fail_silently"] = value
+
+    def open(self) -> bool | None:  # noqa: B027 - optional hook, deliberately not abstract
+        """Open a long-lived connection, if the backend has one. Idempotent. A backend that
+        has one returns whether this call opened it (False: it was already open)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, deliberately not abstract
         """Close the connection opened by :meth:`open`. Safe to call at any time."""

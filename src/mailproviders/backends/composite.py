@@ -16,7 +16,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from mailproviders import _hooks
 from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend, NotGiven
+from mailproviders.backends.circuit import Circuits, Plan
 from mailproviders.exceptions import (
     InvalidEmailProvider,
     possibly_sent_messages_of,
@@ -37,8 +39,11 @@ def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` means "this provider cannot take the messages now" rather than
     "this message is wrong": a connection, timeout or TLS failure (any ``OSError``), a
     failed login, or a 4xx reply. A 5xx reply, an invalid address or any other error is
-    permanent for the message and is not retried elsewhere.
+    permanent for the message and is not retried elsewhere. An exception whose class sets
+    ``transient = True`` (a full rate-limit bucket) is transient too.
     """
+    if getattr(exc, "transient", False) is True:
+        return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return bool(codes) and all(400 <= code < 500 for code in codes)
@@ -58,6 +63,11 @@ class ProviderLookup(Protocol):
 
     def next_position(self, alias: str | None, /) -> int:
         """The next value of a counter shared by every user of ``alias``."""
+        ...
+
+    @property
+    def circuits(self) -> Circuits:
+        """The circuit breakers of member aliases, shared by the whole process."""
         ...
 
 
@@ -86,6 +96,11 @@ class Members:
                     raise
                 self._backends[alias] = backend
             return backend
+
+    def send(self, alias: str, messages: list[EmailMessage]) -> int:
+        """Send ``messages`` through member ``alias`` (under its RATE_LIMIT and REDIRECT,
+        see ``_hooks.member_send``); return how many it accepted."""
+        return _hooks.member_send(self.get(alias), alias, messages)
 
     def close(self) -> None:
         """Close every member opened so far; an error is raised after all were closed."""
@@ -159,9 +174,12 @@ class CompositeBackend(BaseEmailBackend):
     Members are looked up in ``providers`` (the handler that builds the backend passes
     itself; ``uses_providers`` tells it to) at send time. Without :meth:`open`, each call
     opens the members it needs and closes them at its end; after :meth:`open`, they stay
-    open until :meth:`close`. Raises
+    open until :meth:`close`. A member that failed at connection level is skipped for
+    ``retry_period`` seconds (0: never) by every user of the process
+    (:mod:`mailproviders.backends.circuit`). Raises
     :class:`~mailproviders.exceptions.InvalidEmailProvider` (option ``using``) when
-    ``using`` is not a non-empty list of aliases, or when no ``providers`` is given.
+    ``using`` is not a non-empty list of aliases, or when no ``providers`` is given
+    (option ``retry_period`` when it is not a number >= 0).
     """
 
     #: The handler passes itself as ``providers`` when it builds such a backend.
@@ -172,6 +190,7 @@ class CompositeBackend(BaseEmailBackend):
         *,
         alias: str | None = None,
         using: Sequence[str],
+        retry_period: float = 60.0,
         providers: ProviderLookup | None = None,
         fail_silently: bool | NotGiven = NOT_GIVEN,
     ) -> None:
@@ -189,7 +208,15 @@ class CompositeBackend(BaseEmailBackend):
                 alias=alias,
                 option="using",
             )
+        number = isinstance(retry_period, int | float) and not isinstance(retry_period, bool)
+        if not (number and retry_period >= 0):  # NaN is not >= 0 either
+            raise InvalidEmailProvider(
+                f"expected a number of seconds >= 0, got {retry_period!r}",
+                alias=alias,
+                option="retry_period",
+            )
         self.using = list(using)
+        self.retry_period = float(retry_period)
         self.providers = providers
         self._opened: Members | None = None
         self._lock = threading.Lock()
@@ -240,6 +267,18 @@ class CompositeBackend(BaseEmailBackend):
             outcome.stamp(exc)
             raise
         return outcome.count
+
+    def _plan(self, members: Sequence[str]) -> Plan:
+        """The order to try ``members`` in for one message (circuit breakers applied)."""
+        return self.providers.circuits.plan(self.alias, members, self.retry_period)
+
+    def _answered(self, plan: Plan, member: str, exc: BaseException | None = None) -> None:
+        """Tell the circuit breakers how ``member`` did (``exc``: it raised that)."""
+        circuits = self.providers.circuits
+        if exc is None:
+            circuits.succeeded(plan, self.alias, member)
+        else:
+            circuits.failed(plan, self.alias, member, exc, self.retry_period)
 
     @abstractmethod
     def _send(self, messages: list[EmailMessage], members: Members, outcome: Outcome) -> None:

@@ -25,24 +25,32 @@ class EmailBackend(CompositeBackend):
     propagates. When every provider failed, the last error propagates with a note
     naming the aliases tried. Exceptions carry ``sent_count``/``sent_messages``.
 
+    A provider that failed at connection level is skipped for ``retry_period`` seconds
+    (its circuit is open, see :mod:`mailproviders.backends.circuit`): it is tried after
+    the others, only when they failed too.
+
     Raises :class:`~mailproviders.exceptions.InvalidEmailProvider` (option ``using``) when
     ``using`` is not a non-empty list of aliases.
     """
 
     def _send(self, messages: list[EmailMessage], members: Members, outcome: Outcome) -> None:
         pending = messages
-        for position, alias in enumerate(self.using):
+        plan = self._plan(self.using)
+        for position, alias in enumerate(plan.order):
             try:
-                outcome.accepted(pending, members.get(alias).send_messages(pending))
-                return
+                outcome.accepted(pending, members.send(alias, pending))
             except Exception as exc:
+                self._answered(plan, alias, exc)
                 pending = outcome.failed(exc, pending, alias)
                 if not is_transient(exc):
                     raise
                 if not pending:
                     return  # only messages that may have been delivered: never resent
-                following = self.using[position + 1 :]
+                following = plan.order[position + 1 :]
                 if not following:
                     outcome.exhausted(exc)
                     raise
                 outcome.moving(alias, following[0], exc, len(pending))
+            else:
+                self._answered(plan, alias)
+                return

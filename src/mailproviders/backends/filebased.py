@@ -51,14 +51,16 @@ class EmailBackend(BaseEmailBackend):
         fail_silently: bool | NotGiven = NOT_GIVEN,
     ) -> None:
         super().__init__(alias=alias, fail_silently=fail_silently)
-        self.file_path = Path(file_path)
+        #: The directory, as a string (a ``Path`` given is converted).
+        self.file_path: str = os.fspath(file_path)
+        self._directory = Path(self.file_path)
         try:
-            directory_path(str(self.file_path))
+            directory_path(self.file_path)
         except ValueError as exc:
             raise InvalidEmailProvider(str(exc), alias=alias, option="file_path") from None
-        if self.file_path.is_dir() and not os.access(self.file_path, os.W_OK | os.X_OK):
+        if self._directory.is_dir() and not os.access(self._directory, os.W_OK | os.X_OK):
             raise InvalidEmailProvider(
-                f"the directory {str(self.file_path)!r} is not writable",
+                f"the directory {self.file_path!r} is not writable",
                 alias=alias,
                 option="file_path",
             )
@@ -67,20 +69,21 @@ class EmailBackend(BaseEmailBackend):
         self._file: FileIO | None = None
         self._lock = threading.RLock()
 
-    def open(self) -> None:
-        """Create the directory and this session's file unless already open.
+    def open(self) -> bool:
+        """Create the directory and this session's file unless already open; return whether
+        this call opened it.
 
         Raises ``OSError`` when the directory or file cannot be created.
         """
         with self._lock:
-            self._open()
+            return self._open()
 
     def _open(self) -> bool:
         if self._file is not None:
             return False
         if self.current_file is None:
-            _make_directories(self.file_path)
-            self._file, self.current_file = _create_unique(self.file_path)
+            _make_directories(self._directory)
+            self._file, self.current_file = _create_unique(self._directory)
         else:  # a later call of the same session: keep writing to its file
             self._file = _reopen(self.current_file)
         return True
@@ -124,7 +127,7 @@ class EmailBackend(BaseEmailBackend):
     def __repr__(self) -> str:
         return (
             f"<{type(self).__module__}.{type(self).__qualname__} alias={self.alias!r}, "
-            f"file_path={str(self.file_path)!r}>"
+            f"file_path={self.file_path!r}>"
         )
 
 

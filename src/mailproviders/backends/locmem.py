@@ -61,5 +61,5 @@ class EmailBackend(BaseEmailBackend):
 def _copy(message: EmailMessage) -> EmailMessage:
     # The memo entry makes deepcopy use None for the connection instead of copying a
     # backend (with its sockets and locks), without touching the caller's message.
-    memo: dict[int, object] = {id(message.connection): None}
+    memo: dict[int, object] = {id(message._connection): None}
     return copy.deepcopy(message, memo)

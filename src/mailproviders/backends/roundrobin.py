@@ -25,6 +25,11 @@ class EmailBackend(CompositeBackend):
     ``possibly_sent_messages``); a permanent error propagates; when every provider failed
     for a message, the last error propagates with a note naming the aliases tried.
 
+    A provider whose circuit is open (it failed at connection level less than
+    ``retry_period`` seconds ago, in any thread or task) loses its turn: the message goes
+    to the next provider of the rotation, and the open one is tried only after all
+    others failed (see :mod:`mailproviders.backends.circuit`).
+
     Raises :class:`~mailproviders.exceptions.InvalidEmailProvider` (option ``using``) when
     ``using`` is not a non-empty list of aliases.
     """
@@ -40,12 +45,13 @@ class EmailBackend(CompositeBackend):
         down: set[str] = set()
         last: Exception | None = None
         for message in messages:
-            candidates = [alias for alias in self._rotation() if alias not in down]
+            plan = self._plan(self._rotation())
+            candidates = [alias for alias in plan.order if alias not in down]
             for position, alias in enumerate(candidates):
                 try:
-                    outcome.accepted([message], members.get(alias).send_messages([message]))
-                    break
+                    outcome.accepted([message], members.send(alias, [message]))
                 except Exception as exc:
+                    self._answered(plan, alias, exc)
                     left = outcome.failed(exc, [message], alias)
                     if not is_transient(exc):
                         raise
@@ -55,6 +61,9 @@ class EmailBackend(CompositeBackend):
                         break  # it may have been delivered: never resent
                     if position + 1 < len(candidates):
                         outcome.moving(alias, candidates[position + 1], exc, 1)
+                else:
+                    self._answered(plan, alias)
+                    break
             else:
                 assert last is not None  # every provider is down only after a failure
                 outcome.exhausted(last)

@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check = commands.add_parser("check", help="validate the configuration, one line per provider")
     check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument(
+        "--health",
+        action="store_true",
+        help="also try each member of the failover/round-robin providers (sending nothing) "
+        "and print its circuit state; exit 1 if one is open",
+    )
     check.set_defaults(run=cmd_check)
     verify = commands.add_parser("verify", help="connect to providers without sending")
     verify.add_argument("--using", metavar="ALIAS", help="verify only this provider")

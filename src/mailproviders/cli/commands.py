@@ -7,6 +7,8 @@ and error streams, and returns the exit status.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import io
 import json
 import os
 import traceback
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mailproviders.backends.base import BaseEmailBackend
+from mailproviders.cli.health import print_health
 from mailproviders.cli.show import failure, import_hint, line, summary, where
 from mailproviders.config import json_schema
 from mailproviders.config.sources import dotenv_names, near_misses
@@ -52,12 +55,17 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         errors.append(
             f"error: no email provider is configured (set EMAIL_PROVIDERS__default=...){found}"
         )
+    for provider in [] if args.json else summaries:
+        print(line(provider), file=out)
+    health = print_health(io.StringIO() if args.json else out) if args.health and configs else []
+    opened = [f"{h.provider} -> {h.member}" for h in health if h.state != "closed"]
+    if opened:
+        errors.append(f"error: circuit open for {', '.join(opened)}")
     if args.json:
         report = {"ok": not errors, "providers": summaries, "errors": errors, "warnings": notes}
+        if args.health:
+            report["health"] = [dataclasses.asdict(h) for h in health]
         print(json.dumps(report, indent=2, default=str), file=out)
-    else:
-        for provider in summaries:
-            print(line(provider), file=out)
     for text in [*notes, *errors]:
         print(text, file=err)
     return 1 if errors else 0

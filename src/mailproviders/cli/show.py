@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from pydantic import SecretStr
 
+from mailproviders.config.policies import POLICY_KEYS
 from mailproviders.config.provider import ProviderConfig
 from mailproviders.config.validate import public_options
 from mailproviders.config.values import MASK
@@ -56,6 +57,10 @@ def summary(alias: str, config: ProviderConfig) -> dict[str, Any]:
     }
     if config.DEFAULTS is not None:
         result["defaults"] = config.DEFAULTS.model_dump(exclude_none=True)
+    for key in POLICY_KEYS:
+        policy = getattr(config, key)
+        if policy is not None:
+            result[key.lower()] = policy.model_dump(exclude_none=True)
     return result
 
 
@@ -70,7 +75,28 @@ def line(provider: dict[str, Any]) -> str:
         tls = "ssl" if options.pop("use_ssl", False) else tls
         parts.append(f"tls={tls or 'none'}")
     parts.extend(f"{key}={value}" for key, value in options.items() if value is not None)
+    parts.extend(_policy_text(provider))
     return " ".join(str(part) for part in parts)
+
+
+def _policy_text(provider: dict[str, Any]) -> list[str]:
+    """RETRY, RATE_LIMIT and REDIRECT of a provider summary, as ``check`` prints them."""
+    parts = []
+    if (retry := provider.get("retry")) is not None:
+        parts.append(
+            f"RETRY={retry['attempts']} attempts (backoff {retry['backoff']:g}s, "
+            f"max {retry['max_delay']:g}s)"
+        )
+    if (limit := provider.get("rate_limit")) is not None:
+        burst = limit.get("burst") or limit["messages"]
+        parts.append(
+            f"RATE_LIMIT={limit['messages']}/{limit['per']:g}s (burst {burst}, "
+            f"max_wait {limit['max_wait']:g}s)"
+        )
+    if (redirect := provider.get("redirect")) is not None:
+        allow = f" (allow {','.join(redirect['allow'])})" if redirect["allow"] else ""
+        parts.append(f"REDIRECT={','.join(redirect['to'])}{allow}")
+    return parts
 
 
 def import_hint(problem: ConfigProblem) -> str:

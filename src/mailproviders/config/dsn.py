@@ -177,7 +177,7 @@ def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
     ``locmem``, ``dummy``, ``failover`` and ``roundrobin`` (``failover://primary,backup``:
     the aliases of other providers, in order, as ``using``). User and password are
     percent-decoded; query parameters become OPTIONS (strings here, typed when the
-    provider is validated).
+    provider is validated); for SMTP, ``pool_<key>=…`` ones become the keys of ``pool``.
 
     Raises :class:`InvalidEmailProvider` naming ``alias`` for an unknown scheme or a
     malformed DSN; its message shows the DSN with the password masked.
@@ -226,4 +226,16 @@ def parse_dsn(dsn: str, *, alias: str) -> dict[str, Any]:
             where = "by the scheme" if key in implied else "in the DSN already"
             raise _problem(alias, text, f"{key} is set {where}; give it once", option=key)
         options[key] = value
+    if form == "server":
+        _nest_pool(options, alias=alias, dsn=text)
     return {"BACKEND": backend, "OPTIONS": options}
+
+
+def _nest_pool(options: dict[str, Any], *, alias: str, dsn: str) -> None:
+    # ?pool_size=4&pool_max_idle=30 -> "pool": {"size": "4", "max_idle": "30"} (typed later)
+    keys = [key for key in options if key.startswith("pool_")]
+    if not keys:
+        return
+    if "pool" in options:
+        raise _problem(alias, dsn, "give pool=… or pool_<key>=… options, not both", "pool")
+    options["pool"] = {key.removeprefix("pool_"): options.pop(key) for key in keys}

@@ -21,10 +21,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    FiniteFloat,
     SecretStr,
     WithJsonSchema,
 )
 
+from mailproviders.config.pool_options import PoolOption
+from mailproviders.config.secretfiles import secret_file_schema
 from mailproviders.config.values import decode_list, mask_dsn
 
 __all__ = [
@@ -100,6 +103,7 @@ class BuiltinOptions(BaseModel):
     fail_silently: bool = Field(
         False, description="Legacy: silence errors in the backend (prefer the send call's)."
     )
+    __get_pydantic_json_schema__ = classmethod(secret_file_schema)  # <secret>_file keys
 
     def problems(self) -> list[tuple[str, str]]:
         """Problems spanning several options, as ``(option, message)`` pairs."""
@@ -154,6 +158,7 @@ class SMTPOptions(BuiltinOptions):
         description="Connections one send_messages() call spreads its messages over "
         "(acceptance order may then differ from input order).",
     )
+    pool: PoolOption = None
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -281,12 +286,14 @@ class CompositeOptions(BuiltinOptions):
     EXPECTED: ClassVar[dict[str, str]] = {
         **BuiltinOptions.EXPECTED,
         "using": "a non-empty list of provider aliases",
+        "retry_period": "a number of seconds >= 0",
     }
 
     using: AliasList = Field(
         description="Aliases of the providers to send through, in order (required).",
         json_schema_extra={"uniqueItems": True},
     )
+    retry_period: FiniteFloat = Field(60.0, ge=0, description="Seconds to skip a failed member.")
 
 
 class NoOptions(BuiltinOptions):

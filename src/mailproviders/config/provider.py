@@ -9,6 +9,14 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from mailproviders.config.dsn import parse_dsn
+from mailproviders.config.policies import (
+    POLICY_KEYS,
+    RateLimitPolicy,
+    RedirectPolicy,
+    RetryPolicy,
+    lift_policies,
+    validate_policies,
+)
 from mailproviders.config.validate import backend_kwargs, problems_from_error, validate_options
 from mailproviders.config.values import decode_list, load_json
 from mailproviders.exceptions import ConfigProblem, InvalidEmailProvider
@@ -16,7 +24,7 @@ from mailproviders.registry import BUILTIN_BACKENDS, backend_path
 
 __all__ = ["ProviderConfig", "ProviderDefaults", "provider_from"]
 
-_KEYS: Final = ("BACKEND", "OPTIONS", "DEFAULTS")
+_KEYS: Final = ("BACKEND", "OPTIONS", "DEFAULTS", *POLICY_KEYS)
 
 
 class ProviderDefaults(BaseModel):
@@ -89,12 +97,14 @@ def _checked_fields(alias: str | None, raw: Any) -> dict[str, Any]:
     name = alias if alias is not None else "?"
     if isinstance(raw, str) and not raw.lstrip().startswith("{"):
         raw = parse_dsn(raw, alias=name)
-    raw = _decode(raw, "a DSN string or a mapping with BACKEND/OPTIONS", alias, None)
+    raw = lift_policies(
+        _decode(raw, "a DSN string or a mapping with BACKEND/OPTIONS", alias, None)
+    )
     problems = [
         ConfigProblem(
             alias,
             None,
-            f"unknown key {key!r}; expected BACKEND, OPTIONS or DEFAULTS (case-sensitive)",
+            f"unknown key {key!r}; expected one of {', '.join(_KEYS)} (case-sensitive)",
         )
         for key in raw
         if key not in _KEYS
@@ -115,9 +125,11 @@ def _checked_fields(alias: str | None, raw: Any) -> dict[str, Any]:
             problems += problems_from_error(
                 exc, alias=alias, prefix="DEFAULTS.", known=ProviderDefaults.model_fields
             )
+    policies, policy_problems = validate_policies(alias, raw)
+    problems += policy_problems
     if problems:
         raise InvalidEmailProvider(errors=problems)
-    return {"BACKEND": path, "OPTIONS": options, "DEFAULTS": defaults}
+    return {"BACKEND": path, "OPTIONS": options, "DEFAULTS": defaults, **policies}
 
 
 def _no_options() -> dict[str, Any]:
@@ -140,6 +152,9 @@ class ProviderConfig(BaseModel):
     BACKEND: str = Field(BUILTIN_BACKENDS["smtp"], description="Dotted path of the backend.")
     OPTIONS: dict[str, Any] = Field(default_factory=_no_options, description="Backend options.")
     DEFAULTS: ProviderDefaults | None = Field(None, description="Message defaults.")
+    RETRY: RetryPolicy | None = Field(None, description="Retries of transient failures.")
+    RATE_LIMIT: RateLimitPolicy | None = Field(None, description="Messages per period.")
+    REDIRECT: RedirectPolicy | None = Field(None, description="Recipients redirected (dev).")
 
     @model_validator(mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from typing import Any, Final
 from pydantic.json_schema import models_json_schema
 
 from mailproviders.config.dsn import DSN_SCHEMES
+from mailproviders.config.policies import POLICY_KEYS
 from mailproviders.config.provider import ProviderDefaults
 from mailproviders.config.settings import MailSettings
 from mailproviders.registry import BUILTIN_BACKENDS, BUILTINS, BuiltinBackend
@@ -34,9 +35,24 @@ def _builtin_provider(row: BuiltinBackend) -> dict[str, Any]:
             "BACKEND": {"enum": [*row.names, row.path]},
             "OPTIONS": {"$ref": _REF.format(model=row.options.__name__)},
             "DEFAULTS": {"$ref": _REF.format(model="ProviderDefaults")},
+            **_policies(),
         },
         "required": required,
         "additionalProperties": False,
+    }
+
+
+def _policies() -> dict[str, Any]:
+    """RETRY (or a number of attempts), RATE_LIMIT (or "N/s"...) and REDIRECT (or the
+    addresses to redirect to)."""
+    short = {
+        "RETRY": {"type": "integer", "minimum": 1},
+        "RATE_LIMIT": {"type": "string"},
+        "REDIRECT": {"type": ["string", "array"], "minItems": 1, "items": {"type": "string"}},
+    }
+    return {
+        key: {"anyOf": [{"$ref": _REF.format(model=model.__name__)}, short[key]]}
+        for key, model in POLICY_KEYS.items()
     }
 
 
@@ -54,6 +70,7 @@ def _custom_provider() -> dict[str, Any]:
             },
             "OPTIONS": {"type": "object", "not": {"required": ["alias"]}},
             "DEFAULTS": {"$ref": _REF.format(model="ProviderDefaults")},
+            **_policies(),
         },
         "required": ["BACKEND"],
         "additionalProperties": False,
@@ -83,7 +100,10 @@ def _dsn() -> dict[str, Any]:
 def settings_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the settings object, root = all settings."""
     models = sorted({row.options for row in BUILTINS}, key=lambda model: model.__name__)
-    pairs = [(model, "validation") for model in [*models, ProviderDefaults, MailSettings]]
+    pairs = [
+        (model, "validation")
+        for model in [*models, ProviderDefaults, *POLICY_KEYS.values(), MailSettings]
+    ]
     _, top = models_json_schema(pairs, ref_template=_REF)  # type: ignore[arg-type]
     defs: dict[str, Any] = top["$defs"]
     root = defs.pop("MailSettings")

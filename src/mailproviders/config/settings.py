@@ -35,6 +35,8 @@ from pydantic_settings import (
 
 from mailproviders import _hooks
 from mailproviders.config.provider import ProviderConfig, provider_from
+from mailproviders.config.queue_options import queue_problems
+from mailproviders.config.secretfiles import SecretsDirSource, secrets_dir
 from mailproviders.config.sources import DotEnvSource, EnvSource
 from mailproviders.config.validate import composite_problems, problems_from_error
 from mailproviders.config.values import decode_list, load_json
@@ -132,10 +134,16 @@ class MailSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Code, then environment, then ``.env``; settings given in code skip the others."""
+        """Code, then environment, then ``.env``, then the files of a secrets directory
+        (``_secrets_dir=`` or ``MAILPROVIDERS_SECRETS_DIR``); settings given in code skip
+        the others."""
         given = init_settings.init_kwargs if isinstance(init_settings, InitSettingsSource) else {}
         exclude = frozenset(given)
-        return init_settings, EnvSource(settings_cls, exclude), DotEnvSource(settings_cls, exclude)
+        env = EnvSource(settings_cls, exclude), DotEnvSource(settings_cls, exclude)
+        directory = getattr(file_secret_settings, "secrets_dir", None) or secrets_dir()
+        if directory is None:
+            return init_settings, *env
+        return init_settings, *env, SecretsDirSource(settings_cls, exclude, directory)
 
     @field_validator("ADMINS", "MANAGERS", mode="before")
     @classmethod
@@ -177,8 +185,8 @@ def validate_providers(mapping: Mapping[str, Any]) -> dict[str, ProviderConfig]:
 
     Each provider is validated on its own, then composite providers (``failover``,
     ``roundrobin``) are checked against the others: every alias in ``using`` exists and
-    no provider reaches itself. Raises :class:`InvalidEmailProvider` listing the problems
-    of every alias.
+    no provider reaches itself; so are queue providers (``celery``: ``deliver_with``).
+    Raises :class:`InvalidEmailProvider` listing the problems of every alias.
     """
     providers: dict[str, ProviderConfig] = {}
     problems: list[ConfigProblem] = []
@@ -195,6 +203,14 @@ def validate_providers(mapping: Mapping[str, Any]) -> dict[str, ProviderConfig]:
         and "using" in config.OPTIONS
     }
     problems += composite_problems(graph, [str(alias) for alias in mapping])
+    queues = {
+        alias: config.OPTIONS["deliver_with"]
+        for alias, config in providers.items()
+        if (row := builtin(config.BACKEND)) is not None
+        and row.queue
+        and "deliver_with" in config.OPTIONS
+    }
+    problems += queue_problems(queues, graph, [str(alias) for alias in mapping])
     if problems:
         raise InvalidEmailProvider(errors=problems)
     return providers

@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 
 from mailproviders.config.graph import cycles
 from mailproviders.config.options import BuiltinOptions
+from mailproviders.config.secretfiles import FILE_SUFFIX, with_secret_files
 from mailproviders.config.values import MASKED_REPR, SECRET_NAMES, looks_like_dsn, mask_dsn
 from mailproviders.exceptions import ConfigProblem, InvalidEmailProvider
 from mailproviders.registry import builtin, import_backend
@@ -184,6 +185,8 @@ def validate_options(alias: str, path: str, options: Mapping[str, Any]) -> dict[
     ]
     options = {key: value for key, value in options.items() if key not in RESERVED_OPTIONS}
     found = _model_for(path, alias)
+    options, unread = with_secret_files(alias, options, _secret_fields(found))
+    problems += unread
     if found is None:
         values = dict(options)
     else:
@@ -192,9 +195,13 @@ def validate_options(alias: str, path: str, options: Mapping[str, Any]) -> dict[
         try:
             instance = model.model_validate(options)
         except ValidationError as exc:
-            problems += problems_from_error(
-                exc, alias=alias, secrets=secrets, expected=expected, known=model.model_fields
-            )
+            problems += [  # a secret whose file could not be read is not "missing" too
+                problem
+                for problem in problems_from_error(
+                    exc, alias=alias, secrets=secrets, expected=expected, known=model.model_fields
+                )
+                if f"{problem.option}{FILE_SUFFIX}" not in {p.option for p in unread}
+            ]
             instance = None
         if instance is not None:
             if isinstance(instance, BuiltinOptions):
@@ -206,6 +213,19 @@ def validate_options(alias: str, path: str, options: Mapping[str, Any]) -> dict[
         if isinstance(values[key], str):
             values[key] = SecretStr(values[key])
     return values
+
+
+def _secret_fields(found: tuple[type[BaseModel], frozenset[str]] | None) -> frozenset[str]:
+    """Options that may be given as ``<name>_file``: the secret ones of the model."""
+    if found is None:
+        return SECRET_NAMES
+    model, secrets = found
+    return frozenset(
+        name
+        for name, field in model.model_fields.items()
+        if (name in SECRET_NAMES | secrets or _mentions(field.annotation, (SecretStr,)))
+        and f"{name}{FILE_SUFFIX}" not in model.model_fields
+    )
 
 
 def public_options(path: str, alias: str | None) -> frozenset[str]:

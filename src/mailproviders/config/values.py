@@ -29,7 +29,7 @@ MASKED_REPR: Final = "'**********'"
 SECRET_NAMES: Final = frozenset({"password", "EMAIL_HOST_PASSWORD"})
 
 SCHEME_RE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_QUERY_SECRET_RE: Final = re.compile(r"(?i)(password=)[^&#]*")
+_QUERY_SECRET_RE: Final = re.compile(r"(?i)((?:password|broker_url)=)[^&#]*")
 #: Deepest nesting of JSON accepted in configuration (a provider needs about five levels).
 MAX_JSON_DEPTH: Final = 32
 _JSON_STRING_RE: Final = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)

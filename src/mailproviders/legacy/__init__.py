@@ -18,14 +18,23 @@ line and naming the replacement.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from typing import TYPE_CHECKING, Any
 
 from mailproviders import _hooks
 from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend
 from mailproviders.legacy import fail_silently as backend_flag
-from mailproviders.legacy.connections import get_connection, send_target, smtp_connection_class
+from mailproviders.legacy.connections import (
+    get_connection,
+    prep_address,
+    send_target,
+    smtp_connection_class,
+)
 from mailproviders.legacy.settings import LEGACY_SETTINGS, legacy_provider, legacy_values, migrated
 from mailproviders.legacy.warnings import (
+    CONNECTION_ARGUMENT,
+    PROVIDERS_ALIAS,
     MailProvidersDeprecationWarning,
     bad_header_error,
     warn_deprecated,
@@ -35,6 +44,8 @@ if TYPE_CHECKING:
     from mailproviders.backends.smtp import EmailBackend as SMTPConnection
 
     BadHeaderError = ValueError
+    SafeMIMEText = MIMEText
+    SafeMIMEMultipart = MIMEMultipart
     from mailproviders.config.settings import MailSettings
     from mailproviders.message import EmailMessage
 
@@ -44,6 +55,8 @@ __all__ = [
     "LegacyCompat",
     "MailProvidersDeprecationWarning",
     "SMTPConnection",
+    "SafeMIMEMultipart",
+    "SafeMIMEText",
     "bad_header_error",
     "get_connection",
     "legacy_provider",
@@ -74,6 +87,8 @@ class LegacyCompat(_hooks.Compat):
             backend_flag.install(backend, bool(fail_silently))
 
     def backend_attribute(self, backend: BaseEmailBackend, name: str) -> Any:
+        if name == "prep_address" and backend_flag.is_smtp(backend):
+            return prep_address
         if name != "fail_silently":
             return super().backend_attribute(backend, name)
         warn_deprecated(
@@ -86,10 +101,21 @@ class LegacyCompat(_hooks.Compat):
         return backend_flag.is_silenced(backend)
 
     def message_connection(self, message: EmailMessage) -> None:
-        warn_deprecated(
-            "EmailMessage(connection=...) is deprecated; use message.send(using='<alias>')"
-            " with an EMAIL_PROVIDERS alias instead."
-        )
+        warn_deprecated(f"{CONNECTION_ARGUMENT} Send with message.send(using='<alias>').")
+
+    def message_connection_attribute(
+        self, message: object, value: object, *, setting: bool
+    ) -> None:
+        if setting:
+            warn_deprecated(
+                "The EmailMessage.connection attribute is deprecated. Switch to "
+                f"EmailMessage.send(using=...) with {PROVIDERS_ALIAS}."
+            )
+        else:
+            warn_deprecated(
+                "The EmailMessage.connection attribute is deprecated. Send with "
+                "EmailMessage.send(using='<alias>') instead."
+            )
 
     def send_target(
         self,
@@ -100,16 +126,17 @@ class LegacyCompat(_hooks.Compat):
         return send_target(using, connection, auth)
 
     def positional_arguments(self, function: str, names: tuple[str, ...]) -> None:
-        quoted = ", ".join(names)
+        quoted = ", ".join(repr(name) for name in names)
         warn_deprecated(
-            f"passing {quoted} to {function}() by position is deprecated; pass them by "
-            f"keyword, e.g. {names[0]}=..."
+            f"Passing positional argument(s) {quoted} to {function}() is deprecated. "
+            f"Pass them by keyword, e.g. {names[0]}=..."
         )
 
     def mime_attachment(self, kind: str) -> None:
         warn_deprecated(
-            f"{kind} attachments (email.mime) are deprecated; attach an "
-            "email.message.MIMEPart instead (set its content with set_content())"
+            "MIMEBase attachments are deprecated. Use an email.message.MIMEPart instead. "
+            f"(This one is a {kind} of email.mime; set a MIMEPart's content with "
+            "set_content().)"
         )
 
     def lazy_text(self, value: object) -> str | None:
@@ -123,8 +150,8 @@ class LegacyCompat(_hooks.Compat):
 
     def address_pairs(self, setting: str, value: list[Any]) -> list[Any]:
         warn_deprecated(
-            f"(name, address) pairs in {setting} are deprecated; give a list of address "
-            f'strings instead, e.g. {setting}=["Name <name@example.com>"]'
+            f"Using (name, address) pairs in the {setting} setting is deprecated. Give "
+            f'a list of address strings instead, e.g. {setting}=["Name <name@example.com>"]'
         )
         return [
             item[1] if isinstance(item, list | tuple) and len(item) == 2 else item
@@ -140,9 +167,20 @@ _hooks.compat = LegacyCompat()
 _lazy: dict[str, Any] = {}
 
 
+#: Django's own MIME classes, deprecated there: the standard-library classes they extended.
+_SAFE_MIME = {"SafeMIMEText": MIMEText, "SafeMIMEMultipart": MIMEMultipart}
+
+
 def __getattr__(name: str) -> Any:
     if name == "BadHeaderError":
         return bad_header_error()
+    if name in _SAFE_MIME:
+        warn_deprecated(
+            f"{name} is deprecated. The return value of EmailMessage.message() is an "
+            f"email.message.EmailMessage. (Here {name} is {_SAFE_MIME[name].__qualname__} "
+            "of email.mime.)"
+        )
+        return _SAFE_MIME[name]
     if name == "SMTPConnection":
         if name not in _lazy:
             _lazy[name] = smtp_connection_class()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -11,13 +12,15 @@ from mailproviders.backends.base import BaseEmailBackend
 from mailproviders.handler import DEFAULT_PROVIDER_ALIAS, providers
 from mailproviders.legacy.fail_silently import is_silenced
 from mailproviders.legacy.settings import SMTP_BACKEND, legacy_provider, legacy_values
-from mailproviders.legacy.warnings import warn_deprecated
+from mailproviders.legacy.warnings import CONNECTION_ARGUMENT, warn_deprecated
+from mailproviders.message.addresses import parse_mailbox
+from mailproviders.message.arguments import positional_order
 from mailproviders.registry import import_backend
 
 if TYPE_CHECKING:
     from mailproviders.backends.smtp import EmailBackend as SMTPBackend
 
-__all__ = ["get_connection", "send_target", "smtp_connection_class"]
+__all__ = ["get_connection", "prep_address", "send_target", "smtp_connection_class"]
 
 
 def _accepted_options(backend_class: type[Any], options: dict[str, Any]) -> dict[str, Any]:
@@ -47,8 +50,9 @@ def legacy_options(path: str, options: dict[str, Any]) -> tuple[type[Any], dict[
     legacy = legacy_values(settings)
     if settings.EMAIL_PROVIDERS is not None and not legacy:
         raise RuntimeError(
-            f"get_connection({path!r}) builds a backend from legacy settings, but "
-            "EMAIL_PROVIDERS is configured; use mailproviders.providers['<alias>'] instead"
+            "get_connection(backend, ...) is not supported with EMAIL_PROVIDERS. "
+            f"get_connection({path!r}) builds a backend from the legacy settings, but "
+            "EMAIL_PROVIDERS is configured: use mailproviders.providers['<alias>']."
         )
     backend_class = import_backend(path, None)
     from_settings = legacy_provider({**legacy, "EMAIL_BACKEND": path})["OPTIONS"]
@@ -56,8 +60,9 @@ def legacy_options(path: str, options: dict[str, Any]) -> tuple[type[Any], dict[
     return backend_class, _accepted_options(backend_class, merged)
 
 
+@positional_order("fail_silently")
 def get_connection(
-    backend: str | None = None, fail_silently: bool = False, **kwargs: Any
+    backend: str | None = None, *, fail_silently: bool = False, **kwargs: Any
 ) -> BaseEmailBackend:
     """Deprecated: use ``mailproviders.providers[alias]``.
 
@@ -93,21 +98,31 @@ def send_target(
     (see ``mailproviders._hooks.Compat.send_target``)."""
     if connection is not None:
         if using is not None:
-            raise TypeError("pass either connection= (deprecated) or using=, not both")
+            raise TypeError(
+                "'connection' is not compatible with 'using'. (Keep using=; connection= "
+                "is deprecated.)"
+            )
         if auth != (None, None):
             # The backend is already built: its credentials cannot change any more.
             raise TypeError(
-                "auth_user/auth_password cannot be combined with connection=; set username "
-                "and password on that backend (or in the provider's OPTIONS) instead"
+                "auth_user and auth_password cannot be used with a connection. Pass "
+                "auth_user and auth_password to get_connection() instead. (Better: set "
+                "username and password in the provider's OPTIONS and send with "
+                "using='<alias>'.)"
             )
-        warn_deprecated(
-            "the connection= argument is deprecated; name a provider instead: using='<alias>'"
-        )
+        warn_deprecated(f"{CONNECTION_ARGUMENT} Send with using='<alias>' instead of connection=.")
         return connection, None, is_silenced(connection)
-    alias = using if using is not None else DEFAULT_PROVIDER_ALIAS
+    if using is not None:
+        # using= names a configured provider: its credentials are its OPTIONS'.
+        raise TypeError(
+            "'auth_user' and 'auth_password' are not compatible with 'using'. Set "
+            f"'username' and 'password' OPTIONS in EMAIL_PROVIDERS instead. (Provider {using!r}.)"
+        )
+    alias = DEFAULT_PROVIDER_ALIAS
     warn_deprecated(
-        "auth_user/auth_password are deprecated; configure username and password in the "
-        f"provider's OPTIONS (EMAIL_PROVIDERS[{alias!r}]) and send with using={alias!r}"
+        "The 'auth_user' and 'auth_password' arguments are deprecated. Set 'username' and "
+        f"'password' OPTIONS in EMAIL_PROVIDERS instead. (Provider {alias!r}; then send "
+        f"with using={alias!r}.)"
     )
     options = {
         key: value
@@ -116,6 +131,25 @@ def send_target(
     }
     backend = providers.create_connection(alias, **options)
     return backend, alias, is_silenced(backend)
+
+
+def prep_address(address: str, force_ascii: bool = True) -> str:
+    """The addr-spec of the one address ``address`` (Django's ``smtp.EmailBackend.
+    prep_address``, offered on the SMTP backend): with ``force_ascii``, its domain IDNA
+    encoded; without, as written (for SMTPUTF8).
+
+    Raises ``ValueError`` for an invalid address, and with ``force_ascii`` for a non-ASCII
+    local part (it has no ASCII form).
+    """
+    mailbox = parse_mailbox(address, "address")
+    if not force_ascii:
+        return email.utils.parseaddr(address)[1]
+    if not mailbox.local_part.isascii():
+        raise ValueError(
+            f"Invalid address {address!r}: local-part contains non-ASCII characters "
+            "(it can only be sent with SMTPUTF8)"
+        )
+    return mailbox.addr_spec
 
 
 def smtp_connection_class() -> type[SMTPBackend]:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from mailproviders.backends.base import BaseEmailBackend
     from mailproviders.message import EmailMessage
 
-__all__ = ["SILENCED", "install", "is_silenced"]
+__all__ = ["SILENCED", "install", "is_silenced", "is_smtp"]
 
 #: Built-in backend path → the errors its ``fail_silently=True`` swallowed historically:
 #: SMTP the connection and protocol errors (``smtplib.SMTPException`` is an ``OSError``),
@@ -38,6 +38,11 @@ SILENCED: Final[dict[str, tuple[type[Exception], ...]]] = {
 def is_silenced(backend: BaseEmailBackend) -> bool:
     """Whether ``backend`` was built with the legacy ``fail_silently=True``."""
     return bool(vars(backend).get("fail_silently", False))
+
+
+def is_smtp(backend: BaseEmailBackend) -> bool:
+    """Whether ``backend`` is the built-in SMTP backend (or a subclass of it)."""
+    return _path(backend) == BUILTIN_BACKENDS["smtp"]
 
 
 def _path(backend: BaseEmailBackend) -> str:
@@ -63,11 +68,12 @@ def install(backend: BaseEmailBackend, value: bool) -> None:
     # open() and ``with backend:`` are silenced too: the historical flag covered the
     # connection itself, not only the sends (a failed open leaves nothing open).
     @functools.wraps(opener)
-    def open_silently() -> None:
+    def open_silently() -> bool | None:
         try:
-            opener()
+            return opener()
         except kinds:
             backend.close()
+            return None
 
     @functools.wraps(aopener)
     async def aopen_silently() -> None:

@@ -6,7 +6,23 @@ import os
 import sys
 import warnings
 
-__all__ = ["MailProvidersDeprecationWarning", "bad_header_error", "warn_deprecated"]
+__all__ = [
+    "CONNECTION_ARGUMENT",
+    "PROVIDERS_ALIAS",
+    "MailProvidersDeprecationWarning",
+    "bad_header_error",
+    "warn_deprecated",
+]
+
+# A deprecation message starts with a plain statement of what is deprecated, worded the
+# way the warnings of the older API were, so that warning filters written for those
+# (``warnings.filterwarnings("ignore", message=...)`` matches the start of the message)
+# keep matching; our guidance follows (docs/migration.md, "Warning texts").
+PROVIDERS_ALIAS = "an EMAIL_PROVIDERS alias"
+CONNECTION_ARGUMENT = (
+    "The 'connection' argument is deprecated. Switch to the 'using' argument with "
+    f"{PROVIDERS_ALIAS}."
+)
 
 # The package directory: frames in it are library internals, whatever the module.
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -39,5 +55,8 @@ def warn_deprecated(message: str) -> None:
 def bad_header_error() -> type[ValueError]:
     """``BadHeaderError``, deprecated: it is ``ValueError`` itself, so that
     ``except BadHeaderError`` still catches every invalid-header error (as in Django 6.1)."""
-    warn_deprecated("BadHeaderError is deprecated; catch ValueError instead")
+    warn_deprecated(
+        "BadHeaderError is deprecated. Replace with ValueError. "
+        "(It is ValueError: catch ValueError.)"
+    )
     return ValueError

@@ -8,7 +8,8 @@ Modules: :mod:`.base` (the message), :mod:`.alternatives`, :mod:`.addresses`,
 :mod:`.headers` (validation, encoding, folding), :mod:`.arguments` (argument types and
 nesting, checked before anything is sent), :mod:`.mime` (attachments and
 alternatives), :mod:`.serialize`, :mod:`.payloads` and :mod:`.stdlib` (the fast
-serializer), :mod:`.hostname` (``DNS_NAME``, ``make_msgid``, dates).
+serializer), :mod:`.hostname` (``DNS_NAME``, ``make_msgid``, dates), :mod:`.rendered` (a message
+whose bytes are final).
 """
 
 from mailproviders.message.addresses import Envelope
@@ -20,6 +21,7 @@ from mailproviders.message.mime import (
     EmailAlternative,
     EmailAttachment,
 )
+from mailproviders.message.rendered import RenderedMessage
 
 __all__ = [
     "DEFAULT_ATTACHMENT_MIME_TYPE",
@@ -29,5 +31,6 @@ __all__ = [
     "EmailMessage",
     "EmailMultiAlternatives",
     "Envelope",
+    "RenderedMessage",
     "make_msgid",
 ]

@@ -64,7 +64,8 @@ def _kind(value: object) -> str:
 
 
 def address_list(argument: str, value: object) -> list[str]:
-    """``value`` (a list or tuple of address strings, or None) as a new list.
+    """``value`` (a list or tuple of address strings, or None) as a new list. A ``None``
+    item counts as an empty entry (``""``): skipped wherever addresses are used.
 
     Raises:
         ArgumentTypeError: a bare string, another container, or an item not a string.
@@ -79,7 +80,7 @@ def address_list(argument: str, value: object) -> list[str]:
         )
     items: list[str] = []
     for index, item in enumerate(value):
-        text = _as_text(item)
+        text = "" if item is None else _as_text(item)
         if not isinstance(text, str):
             raise ArgumentTypeError(argument, f"must hold strings; item {index} is {_kind(item)}")
         items.append(text)
@@ -276,15 +277,11 @@ def positional_order(*names: str) -> Callable[[Callable[_P, _R]], Callable[_P, _
 
 
 def mime_part(part: email.message.Message) -> email.message.MIMEPart:
-    """``part`` as a :class:`email.message.MIMEPart`: an ``email.mime`` object (the older
-    API, e.g. ``MIMEImage``) is converted once the compatibility hook agreed."""
+    """``part``, a :class:`email.message.MIMEPart`, or an ``email.mime`` object (the older
+    API, e.g. ``MIMEImage``) once the compatibility hook agreed: that object itself, which
+    is attached as it is (later changes to it show in the message, as with a MIMEPart)."""
     if isinstance(part, email.message.MIMEPart):
         return part
     _hooks.compat.mime_attachment(type(part).__name__)
-    converted = email.message_from_bytes(
-        part.as_bytes(),
-        _class=email.message.MIMEPart,  # type: ignore[arg-type]
-        policy=email.policy.default,
-    )
-    assert isinstance(converted, email.message.MIMEPart)
-    return converted
+    # Typed as a MIMEPart: the standard library attaches any Message the same way.
+    return part  # type: ignore[return-value]

@@ -16,12 +16,8 @@ from typing import TYPE_CHECKING, Any
 from mailproviders import _hooks
 from mailproviders.message import arguments, serialize
 from mailproviders.message.addresses import Envelope, Mailbox, parse_mailbox
-from mailproviders.message.headers import (
-    check_content_type,
-    extra_header,
-    fold_addresses,
-    fold_unstructured,
-)
+from mailproviders.message.deprecated import ConnectionAttribute, check_sendable
+from mailproviders.message.headers import extra_header, fold_addresses, fold_unstructured
 from mailproviders.message.hostname import DNS_NAME, format_date, make_msgid
 from mailproviders.message.mime import (
     AttachmentContent,
@@ -29,16 +25,13 @@ from mailproviders.message.mime import (
     add_attachment,
     new_attachment,
 )
-from mailproviders.message.stdlib import to_stdlib
+from mailproviders.message.stdlib import build, to_stdlib
+from mailproviders.message.wire import SERIALIZE_POLICY
 
 if TYPE_CHECKING:
     from email.policy import Policy
 
 __all__ = ["EmailMessage"]
-
-_CONTENT_HEADERS = ("content-", "mime-version")
-# Serializing never lets the standard library refold the pre-folded headers.
-_SERIALIZE_POLICY = email.policy.default.clone(refold_source="none")
 
 
 class EmailMessage:
@@ -61,6 +54,8 @@ class EmailMessage:
     #: ``Date`` in the process time zone (True) or UTC (False); ``None``: the
     #: ``EMAIL_USE_LOCALTIME`` setting. The send functions set it on what they send.
     use_localtime: bool | None = None
+    connection = ConnectionAttribute()
+    _connection: Any = None  #: the value of ``connection``, read without a warning
 
     @arguments.positional_order("bcc", "connection", "attachments", "headers", "cc", "reply_to")
     def __init__(
@@ -93,7 +88,7 @@ class EmailMessage:
                 self.attach(attachment)
             else:
                 self.attach(*attachment)
-        self.connection = connection
+        self._connection = connection
         if connection is not None:
             _hooks.compat.message_connection(self)
         self.refused_recipients: dict[str, tuple[int, str]] = {}
@@ -183,23 +178,7 @@ class EmailMessage:
         tree = serialize.plan(self, headers, policy) if self._fast_path() else None
         if tree is not None:
             return to_stdlib(tree, policy)
-        msg = email.message.EmailMessage(policy=policy)
-        # Content headers go after the body is built (which creates them); the
-        # others first, so the message reads Subject, From, To... then MIME.
-        content = [(n, v) for n, v in headers if n.lower().startswith(_CONTENT_HEADERS)]
-        for name, value in headers:
-            if (name, value) not in content:
-                msg.set_raw(name, value)
-        self._add_bodies(msg)
-        self._add_attachments(msg)
-        for name, value in content:
-            if name.lower() == "content-type":
-                check_content_type(value, multipart=msg.is_multipart())
-            del msg[name]
-            msg.set_raw(name, value)
-        if "MIME-Version" not in msg:  # no body part: set_content() never ran on msg
-            msg["MIME-Version"] = "1.0"
-        return msg
+        return build(self, headers, policy)
 
     def _fast_path(self) -> bool:
         """True when this class builds its MIME structure as the fast path assumes."""
@@ -219,12 +198,12 @@ class EmailMessage:
         Raises ``ValueError`` when a header or address is invalid; nothing is produced.
         """
         if self._fast_path():
-            tree = serialize.plan(self, self.header_items(), _SERIALIZE_POLICY)
+            tree = serialize.plan(self, self.header_items(), SERIALIZE_POLICY)
             if tree is not None:
                 return serialize.render(tree, linesep)
-        msg = self.message(policy=_SERIALIZE_POLICY)
+        msg = self.message(policy=SERIALIZE_POLICY)
         utf8 = not all(value.isascii() for _, value in msg.raw_items())
-        return msg.as_bytes(policy=_SERIALIZE_POLICY.clone(linesep=linesep, utf8=utf8))
+        return msg.as_bytes(policy=SERIALIZE_POLICY.clone(linesep=linesep, utf8=utf8))
 
     def send(self, fail_silently: bool = False, *, using: str | None = None) -> int:
         """Send through the provider ``using`` (``"default"`` if None); returns 0 or 1.
@@ -232,11 +211,13 @@ class EmailMessage:
         A message with no recipients returns 0 without touching any provider. Raises what
         the backend raises unless ``fail_silently``; configuration errors always raise.
         """
+        check_sendable(self)
         return _hooks.dispatch.send(self, fail_silently=fail_silently, using=using)
 
     async def asend(self, fail_silently: bool = False, *, using: str | None = None) -> int:
         """Async :meth:`send`: same arguments, result and exceptions, sending with the
         backend's ``asend_messages``."""
+        check_sendable(self)
         return await _hooks.dispatch.asend(self, fail_silently=fail_silently, using=using)
 
     def attach(
@@ -286,7 +267,7 @@ class EmailMessage:
             return
         msg.make_mixed()
         for attachment in self.attachments:
-            if isinstance(attachment, email.message.MIMEPart):
+            if isinstance(attachment, email.message.Message):  # MIMEPart, or email.mime
                 # MIMEPart is what attach() needs at run time; the stubs say EmailMessage.
                 msg.attach(attachment)  # type: ignore[arg-type]
             else:

@@ -53,6 +53,7 @@ def supports(policy: Policy) -> bool:
         and policy.max_line_length == _MAX_LINE
         and policy.cte_type == "8bit"
         and policy.linesep in ("\n", "\r\n")
+        and (not policy.utf8 or getattr(policy, "keep_wire", False))
         and policy.content_manager is email.contentmanager.raw_data_manager
         and _ENCODE_TEXT is not None
     )

@@ -1,4 +1,5 @@
-"""The standard-library message for a fast-path tree (:mod:`mailproviders.message.serialize`).
+"""The standard-library message: for a fast-path tree (:mod:`mailproviders.message.serialize`)
+and built part by part (:func:`build`).
 
 :class:`SerializedMessage` keeps the tree and returns the rendered bytes from
 ``as_bytes()`` while it is unmodified.
@@ -10,15 +11,44 @@ import email.message
 from email.policy import Policy
 from typing import Any
 
+from mailproviders.message.headers import check_content_type
 from mailproviders.message.payloads import Base64
 from mailproviders.message.serialize import Node, fits, nodes, render
+from mailproviders.message.wire import stored
 
-__all__ = ["SerializedMessage", "to_stdlib"]
+__all__ = ["SerializedMessage", "build", "to_stdlib"]
+
+_CONTENT_HEADERS = ("content-", "mime-version")
+
+
+def build(
+    message: Any, headers: list[tuple[str, str]], policy: Policy
+) -> email.message.EmailMessage:
+    """``message`` (an ``EmailMessage`` of this package) as a standard-library message built
+    with its ``_add_bodies``/``_add_attachments``, with its own ``headers`` (name, folded
+    value). Raises ``ValueError`` for a ``Content-Type`` header that does not fit."""
+    msg = email.message.EmailMessage(policy=policy)
+    # Content headers go after the body is built (which creates them); the
+    # others first, so the message reads Subject, From, To... then MIME.
+    content = [(n, v) for n, v in headers if n.lower().startswith(_CONTENT_HEADERS)]
+    for name, value in headers:
+        if (name, value) not in content:
+            msg.set_raw(name, stored(name, value))
+    message._add_bodies(msg)
+    message._add_attachments(msg)
+    for name, value in content:
+        if name.lower() == "content-type":
+            check_content_type(value, multipart=msg.is_multipart())
+        del msg[name]
+        msg.set_raw(name, stored(name, value))
+    if "MIME-Version" not in msg:  # no body part: set_content() never ran on msg
+        msg["MIME-Version"] = "1.0"
+    return msg
 
 
 def _fill(part: email.message.Message, node: Node, policy: Policy) -> None:
     for name, value in node.headers:
-        part.set_raw(name, value)
+        part.set_raw(name, stored(name, value))
     if isinstance(node.payload, str):
         part.set_payload(node.payload)
         return

@@ -36,6 +36,7 @@ from mailproviders.backends.http.exchange import (
 from mailproviders.backends.http.translate import APIMessage, Features, translate
 from mailproviders.config.api_options import endpoint_url
 from mailproviders.exceptions import InvalidEmailProvider, record_sent
+from mailproviders.message.rendered import RenderedMessage
 
 if TYPE_CHECKING:
     from mailproviders.message import EmailMessage
@@ -219,7 +220,18 @@ class APIBackend(BaseEmailBackend):
     def _prepare(self, message: EmailMessage) -> Call:
         message.refused_recipients = {}
         message.provider_message_id = None  # type: ignore[attr-defined]
+        if isinstance(message, RenderedMessage):
+            return self._raw_call(message)
         return self._call(translate(message, self.features, self.alias))
+
+    def _raw_call(self, message: RenderedMessage) -> Call:
+        """The request that sends ``message``'s bytes as they are (raw MIME), for an API
+        that takes them; by default a ``ValueError`` naming the alias."""
+        raise ValueError(
+            f"provider {self.alias!r} ({self.features.api} API): cannot send a "
+            "RenderedMessage: raw MIME is not supported by that API (send its bytes "
+            "through an SMTP, Amazon SES or Mailgun provider)"
+        )
 
     def _finish(self, message: EmailMessage, response: httpx.Response) -> None:
         self._raise_for(response)

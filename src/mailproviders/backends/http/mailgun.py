@@ -1,5 +1,5 @@
 """Mailgun backend: ``POST /v3/{domain}/messages`` of the Mailgun API, one request per
-message, as form fields.
+message, as form fields (a pre-rendered message: ``messages.mime``, its raw MIME).
 
 API reference: https://documentation.mailgun.com/docs/mailgun/api-reference/openapi-final/tag/Messages/
 """
@@ -14,12 +14,12 @@ from pydantic import SecretStr
 
 from mailproviders.backends.base import NOT_GIVEN, NotGiven
 from mailproviders.backends.http.base import APIBackend, Call, reveal
-from mailproviders.backends.http.translate import APIMessage, Features
+from mailproviders.backends.http.translate import APIMessage, Features, tags_and_metadata
 
 if TYPE_CHECKING:
     import httpx
 
-    from mailproviders.message import EmailMessage
+    from mailproviders.message import EmailMessage, RenderedMessage
 
 __all__ = ["EmailBackend"]
 
@@ -95,6 +95,18 @@ class EmailBackend(APIBackend):
             for item in message.attachments
         ]
         return Call("POST", self._path, data=fields, files=files or None)
+
+    def _raw_call(self, message: RenderedMessage) -> Call:
+        """A :class:`RenderedMessage` goes to ``messages.mime`` as it is: the envelope
+        recipients as ``to``, the bytes as the ``message`` file, tags and metadata as for
+        other messages (Mailgun sets the envelope sender itself)."""
+        tags, metadata = tags_and_metadata(message, self.features)
+        fields = [("to", address) for _, address in message.envelope().recipients]
+        fields += [("o:tag", tag) for tag in tags]
+        fields += [(f"v:{key}", value) for key, value in metadata.items()]
+        raw = message.as_bytes(linesep="\r\n")
+        files = [("message", ("message.mime", raw, "message/rfc822"))]
+        return Call("POST", f"{self._path}.mime", data=fields, files=files)
 
     def _accepted(self, message: EmailMessage, response: httpx.Response) -> None:
         message.provider_message_id = response.json().get("id")  # type: ignore[attr-defined]

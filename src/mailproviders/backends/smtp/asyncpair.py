@@ -74,10 +74,11 @@ class AsyncMethods(BaseEmailBackend):
         if not _native_async():
             await super().aopen()
             return
-        from mailproviders.backends.smtp import aio
+        from mailproviders.backends.smtp import aio, aiopool
 
+        backend = cast("EmailBackend", self)
         async with self._async_lock():
-            await aio.open_connection(cast("EmailBackend", self))
+            await (aiopool if backend.pool else aio).open_connection(backend)
 
     async def aclose(self) -> None:
         """Async :meth:`close`: QUIT and close the async connection, and a sync one opened
@@ -85,10 +86,11 @@ class AsyncMethods(BaseEmailBackend):
         if not _native_async():
             await super().aclose()
             return
-        from mailproviders.backends.smtp import aio
+        from mailproviders.backends.smtp import aio, aiopool
 
+        backend = cast("EmailBackend", self)
         async with self._async_lock():
-            await aio.close(cast("EmailBackend", self))
+            await (aiopool if backend.pool else aio).close(backend)
         if self.connection is not None:
             import asyncio  # not at module level: sync-only processes never import it
 
@@ -106,6 +108,10 @@ class AsyncMethods(BaseEmailBackend):
 
         backend = cast("EmailBackend", self)
         async with self._async_lock():
+            if backend.pool:
+                from mailproviders.backends.smtp import aiopool
+
+                return await aiopool.send(backend, messages)
             if backend.max_connections > 1:
                 from mailproviders.backends.smtp import aioparallel
 

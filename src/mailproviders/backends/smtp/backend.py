@@ -5,19 +5,21 @@ from __future__ import annotations
 import smtplib
 import ssl
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from os import PathLike
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from mailproviders.backends.base import NOT_GIVEN, BaseEmailBackend, NotGiven
+from mailproviders.backends.smtp import pool as pooled
 from mailproviders.backends.smtp import session
 from mailproviders.backends.smtp.asyncpair import AsyncMethods
 from mailproviders.backends.smtp.client import Client, SSLClient
 from mailproviders.backends.smtp.session import Password, Prepared
 from mailproviders.backends.smtp.transaction import send_transaction
 from mailproviders.config.options import smtp_problems
+from mailproviders.config.pool_options import SMTPPoolOptions, pool_settings
 from mailproviders.config.values import MASKED_REPR
 from mailproviders.exceptions import InvalidEmailProvider
 
@@ -52,7 +54,8 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
     the extra ones a call opens while it is open, serve every call until :meth:`close`.
     One instance may be shared by threads: open, send and close are serialized by a lock.
     ``pipelining`` sends each envelope (MAIL, RCPT..., DATA) in one write when the server
-    advertises PIPELINING (RFC 2920).
+    advertises PIPELINING (RFC 2920). ``pool`` keeps connections open between calls,
+    shared by every instance of the alias (:mod:`.pool`, docs/pooling.md).
 
     The deprecated ``fail_silently=True`` keeps the historical behaviour (see
     docs/backends.md): an ``smtplib.SMTPException`` or ``OSError`` stops the call, which
@@ -89,6 +92,7 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
         allow_plaintext_auth: bool = False,
         pipelining: bool = True,
         max_connections: int = 1,
+        pool: SMTPPoolOptions | Mapping[str, Any] | bool | None = None,
         fail_silently: bool | NotGiven = NOT_GIVEN,
     ) -> None:
         super().__init__(alias=alias, fail_silently=fail_silently)
@@ -98,6 +102,11 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
         if type(max_connections) is not int or max_connections < 1:
             problem = f"must be an integer >= 1, not {max_connections!r}"
             raise InvalidEmailProvider(problem, alias=alias, option="max_connections")
+        try:
+            #: The ``pool`` settings (``None``: no pool): see :mod:`.pool`.
+            self.pool = pool_settings(pool, max_connections=max_connections)
+        except ValueError as exc:
+            raise InvalidEmailProvider(str(exc), alias=alias, option="pool") from None
         self.host = host
         self.port = port if port is not None else 465 if use_ssl else 587 if use_tls else 25
         self.username = username
@@ -133,22 +142,23 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
             self._ssl_context = context
         return self._ssl_context
 
-    def open(self) -> None:
-        """Connect, negotiate TLS and log in, unless a connection is already open.
+    def open(self) -> bool:
+        """Connect, negotiate TLS and log in, unless a connection is already open; return
+        whether this call opened it.
 
         Raises ``OSError`` (refused, timeout, certificate verification failure),
         ``smtplib.SMTPNotSupportedError`` when ``use_tls`` is set and the server does not
         offer STARTTLS, ``smtplib.SMTPAuthenticationError`` when login fails.
         """
         with self._lock:
-            self._open()
+            return self._open()
 
     def _open(self) -> bool:
         """Open the connection if needed; return whether this call opened it."""
         if self.connection is not None:
             return False
         try:
-            self.connection = self._connect()
+            self.connection = pooled.pool_of(self).borrow(self) if self.pool else self._connect()
         except BaseException as exc:
             session.connect_failed(self, exc)
             raise
@@ -173,7 +183,7 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
             if self.username and self.password:
                 connection.login(self.username, self.password.get_secret_value())
         except BaseException:
-            _close_quietly(connection)
+            pooled.quit_quietly(connection)
             raise
         return connection
 
@@ -191,7 +201,7 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
             extra, self.extra_connections = self.extra_connections, []
             for each in [connection, *extra]:
                 if each is not None:
-                    _close_quietly(each)
+                    (pooled.give_back if self.pool else pooled.quit_quietly)(each)
 
     def send_messages(self, messages: Iterable[EmailMessage]) -> int:
         """Send ``messages`` and return how many the server accepted.
@@ -205,11 +215,11 @@ class EmailBackend(AsyncMethods, BaseEmailBackend):
         ``smtplib.SMTPException``/``OSError`` from the server; the exception carries
         ``sent_count``/``sent_messages``.
         """
-        if self.max_connections > 1:
+        if self.max_connections > 1 or self.pool:
             from mailproviders.backends.smtp import parallel
 
             with self._lock:
-                return parallel.send(self, messages)
+                return (pooled.send if self.pool else parallel.send)(self, messages)
         sent: list[EmailMessage] = []
         with self._lock:
             opened_here = False
@@ -286,12 +296,3 @@ EmailBackend.__module__ = "mailproviders.backends.smtp"
 
 def _reveal(secret: str | SecretStr) -> str:
     return secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-
-
-def _close_quietly(connection: smtplib.SMTP) -> None:
-    try:
-        connection.quit()
-    except OSError:  # includes SMTPException: the server may already have hung up
-        pass
-    finally:
-        connection.close()

@@ -1,0 +1,1 @@
+"""Integrations with other frameworks: Celery workers (:mod:`.celery`), Django (:mod:`.django`)."""
