@@ -10,6 +10,7 @@ import pytest
 import mailproviders.typing as public_types
 from mailproviders.config.dsn import DSN_SCHEMES, parse_dsn
 from mailproviders.config.schema import settings_schema
+from mailproviders.config.secretfiles import _is_secret
 from mailproviders.registry import (
     BUILTIN_BACKENDS,
     BUILTINS,
@@ -33,12 +34,20 @@ def _signature_options(row: BuiltinBackend) -> set[str]:
     return set(parameters) - {"self"} - INJECTED
 
 
+def _secrets(row: BuiltinBackend) -> set[str]:
+    """The secret options of ``row``: each may be given as ``<name>_file`` instead."""
+    fields = row.options.model_fields.items()
+    return {name for name, field in fields if _is_secret(name, field.annotation)}
+
+
 @pytest.mark.parametrize("row", ROWS)
 def test_options_model_signature_and_typed_dict_agree(row: BuiltinBackend) -> None:
     model = set(row.options.model_fields)
     typed_dict = getattr(public_types, row.typed_dict)
     declared = set(t.get_type_hints(typed_dict))
-    assert model == _signature_options(row) == declared
+    files = {f"{name}_file" for name in _secrets(row)}
+    assert model == _signature_options(row) == declared - files
+    assert files <= declared, f"{row.typed_dict} lacks {sorted(files - declared)}"
 
 
 @pytest.mark.parametrize("row", ROWS)
@@ -48,7 +57,8 @@ def test_required_options_agree(row: BuiltinBackend) -> None:
     # total=False TypedDicts mark required keys with Required[...]
     required = {name for name, hint in hints.items() if t.get_origin(hint) is t.Required}
     required_model = {n for n, f in row.options.model_fields.items() if f.is_required()}
-    assert required == required_model
+    # A required secret may come from its <name>_file key instead: neither is Required.
+    assert required == required_model - _secrets(row)
     assert row.options_optional == (not required_model)
 
 

@@ -113,6 +113,7 @@ class SMTPOptionsDict(TypedDict, total=False):
     port: int | None
     username: str | None
     password: str | SecretStr | None
+    password_file: str
     use_tls: bool
     use_ssl: bool
     timeout: float

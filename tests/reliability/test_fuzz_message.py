@@ -139,6 +139,11 @@ def test_addresses(
 # Found outside CI's fixed seed: an encoded "\x08" was not decoded by every reader. C0
 # controls but TAB are now refused in header values (ValueError naming the header).
 @example(name="X-Ok", value="\x08", filename="a.txt")
+# Found outside CI's fixed seed: a non-ASCII filename with a line break went into the
+# Content-Disposition header raw (the standard library does not check RFC 2231-free
+# UTF-8 parameters); filenames with line breaks or controls are now refused.
+@example(name="X-0", value="\x80", filename="\x80\n0:")
+@example(name="X-0", value="\x80", filename="\r\x80")
 def test_extra_headers_and_attachment_names(name: str, value: str, filename: str) -> None:
     mailproviders.configure(EMAIL_PROVIDERS={})
     message = EmailMessage("s", "body", "from@example.com", ["to@example.com"])
@@ -239,3 +244,18 @@ def test_control_character_in_a_header_value_is_a_value_error(control: str, head
     message.extra_headers["X-Note"] = "c\td"
     parsed = _parse(message.as_bytes())  # TAB stays allowed
     assert (parsed["Subject"], parsed["X-Note"]) == ("a\tb", "c\td")
+
+
+@pytest.mark.parametrize("filename", ["\x80\n0:", "\r\x80", "é\nX-Injected: yes", "a\x00.txt"])
+@pytest.mark.parametrize("header", [None, "\x80"])
+def test_attachment_filename_with_a_line_break_is_refused(
+    filename: str, header: str | None
+) -> None:
+    mailproviders.configure(EMAIL_PROVIDERS={})
+    message = EmailMessage("s", "body", "from@example.com", ["to@example.com"])
+    if header is not None:  # a non-ASCII header value: the message is written as UTF-8
+        message.extra_headers["X-0"] = header
+    message.attach(filename, b"payload", "application/octet-stream")
+    with pytest.raises(ValueError, match="Content-Disposition") as raised:
+        message.as_bytes()
+    assert repr(filename) in str(raised.value)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from mailproviders.config.policies import POLICY_KEYS
 from mailproviders.config.provider import ProviderConfig
@@ -31,6 +31,8 @@ def shown(value: Any, reveal: bool = False) -> Any:
         return value.get_secret_value() if reveal else MASK
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, BaseModel):  # a nested option, such as the SMTP pool
+        return value.model_dump(mode="json")
     return value
 
 
@@ -74,7 +76,11 @@ def line(provider: dict[str, Any]) -> str:
         tls = "starttls" if options.pop("use_tls", False) else None
         tls = "ssl" if options.pop("use_ssl", False) else tls
         parts.append(f"tls={tls or 'none'}")
-    parts.extend(f"{key}={value}" for key, value in options.items() if value is not None)
+    parts.extend(
+        f"{key}={json.dumps(value, separators=(',', ':')) if isinstance(value, dict) else value}"
+        for key, value in options.items()
+        if value is not None
+    )
     parts.extend(_policy_text(provider))
     return " ".join(str(part) for part in parts)
 

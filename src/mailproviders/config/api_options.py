@@ -185,33 +185,40 @@ class SESOptionsDict(_APIOptionsDict, total=False):
 
     access_key_id: str | None
     secret_access_key: str | SecretStr | None
+    secret_access_key_file: str
     region: str | None
     configuration_set: str | None
 
 
 class MailgunOptionsDict(_APIOptionsDict, total=False):
-    """``OPTIONS`` of the Mailgun backend (``api_key`` and ``domain`` are required)."""
+    """``OPTIONS`` of the Mailgun backend (``api_key`` or ``api_key_file``, and ``domain``,
+    are required)."""
 
-    api_key: Required[str | SecretStr]
+    api_key: str | SecretStr
+    api_key_file: str
     domain: Required[str]
     region: Literal["us", "eu"]
 
 
 class PostmarkOptionsDict(_APIOptionsDict, total=False):
-    """``OPTIONS`` of the Postmark backend (``server_token`` is required)."""
+    """``OPTIONS`` of the Postmark backend (``server_token`` or ``server_token_file`` is
+    required)."""
 
-    server_token: Required[str | SecretStr]
+    server_token: str | SecretStr
+    server_token_file: str
     message_stream: str | None
 
 
 class SendGridOptionsDict(_APIOptionsDict, total=False):
-    """``OPTIONS`` of the SendGrid backend (``api_key`` is required)."""
+    """``OPTIONS`` of the SendGrid backend (``api_key`` or ``api_key_file`` is required)."""
 
-    api_key: Required[str | SecretStr]
+    api_key: str | SecretStr
+    api_key_file: str
     region: Literal["global", "eu"]
 
 
 class ResendOptionsDict(_APIOptionsDict, total=False):
-    """``OPTIONS`` of the Resend backend (``api_key`` is required)."""
+    """``OPTIONS`` of the Resend backend (``api_key`` or ``api_key_file`` is required)."""
 
-    api_key: Required[str | SecretStr]
+    api_key: str | SecretStr
+    api_key_file: str

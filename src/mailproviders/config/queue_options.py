@@ -102,6 +102,7 @@ class CeleryOptionsDict(TypedDict, total=False):
     retry_delay_max: float
     app: str | None
     broker_url: str | SecretStr | None
+    broker_url_file: str
     timeout: float
     fail_silently: bool
 

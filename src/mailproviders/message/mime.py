@@ -8,6 +8,8 @@ import mimetypes
 from email.policy import Policy
 from typing import TYPE_CHECKING, NamedTuple, Union
 
+from mailproviders.message.headers import check_no_line_breaks
+
 if TYPE_CHECKING:
     from mailproviders.message import EmailMessage
 
@@ -92,8 +94,11 @@ def add_attachment(
     its bytes/str; text/* is encoded in ``charset``; anything else goes as bytes.
 
     Raises:
-        ValueError: ``mimetype`` has no ``/``.
+        ValueError: ``mimetype`` has no ``/``, or ``filename`` has a line break or another
+            control character (it goes into the Content-Disposition header).
     """
+    if filename is not None:
+        check_no_line_breaks("Content-Disposition", filename)
     if mimetype.startswith("text/") and isinstance(content, bytes):
         content, mimetype = decode_text(content, mimetype, charset)
     maintype, subtype = mimetype.split("/", 1)

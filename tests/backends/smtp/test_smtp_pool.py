@@ -10,6 +10,7 @@ import asyncio
 import email
 import email.policy
 import itertools
+import json
 import logging
 import os
 import smtplib
@@ -525,6 +526,21 @@ def test_check_shows_the_pool() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert 'pool={"size":3,"max_idle":30.0,"probe_after":5.0,"max_messages":100}' in result.stdout
+    as_json = subprocess.run(
+        [sys.executable, "-m", "mailproviders", "check", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    [shown] = json.loads(as_json.stdout)["providers"]
+    assert shown["options"]["pool"] == {
+        "size": 3,
+        "max_idle": 30.0,
+        "probe_after": 5.0,
+        "max_messages": 100,
+    }
 
 
 def test_the_json_schema_describes_pool() -> None:
