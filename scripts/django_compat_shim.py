@@ -210,7 +210,9 @@ def mirror_settings(**_: Any) -> None:
         # the mirror ignores ours there too, and only there.
         with warnings.catch_warnings():
             warnings.filterwarnings(
-                "ignore", "the legacy settings", mailproviders.MailProvidersDeprecationWarning
+                "ignore",
+                r"The EMAIL_\w+ setting is deprecated",
+                mailproviders.MailProvidersDeprecationWarning,
             )
             mailproviders.configure(**values)
     except Exception as exc:  # a test may install settings that are invalid on purpose

@@ -24,7 +24,8 @@ outcome)`` gets the message as it was handed to the backend and a :class:`SendOu
 Hooks run for every message of the send functions (``send_mail``, ``send_mass_mail``,
 ``mail_admins``, ``EmailMessage.send()``... and their async twins), in the order of
 registration, in the thread or task that sends. ``alias`` is the provider named by the
-call (``None`` for a backend given by older code as ``connection=``). Both sync and
+call, or the one a ``connection=`` backend came from (``None`` for a backend built
+directly). Both sync and
 ``async def`` hooks may be registered: the async send functions await an async hook;
 the sync ones run it to completion in a private event loop (in a helper thread when
 the calling thread already runs a loop), so an async hook must not use objects bound to
@@ -81,7 +82,9 @@ class SendOutcome:
     ``before_send`` hook cancelled it. ``sent_using``: the provider that accepted it —
     the alias, or the member of a failover/round-robin alias. ``provider_message_id``
     and ``refused_recipients``: what the backend recorded of the reply (an ESP's message
-    id; the recipients an SMTP server refused, address → (code, reply)). ``duration``:
+    id; the recipients an SMTP server refused, address → (code, reply)).
+    ``server_reply``: an SMTP server's reply to the end of the message, such as
+    ``"250 2.0.0 Ok: queued as 4F2B1"`` (``None`` for other backends). ``duration``:
     seconds spent sending (rate-limit waits and retries included). ``attempts``: how
     many times it was handed to the backend.
     """
@@ -92,6 +95,7 @@ class SendOutcome:
     sent_using: str | None = None
     provider_message_id: str | None = None
     refused_recipients: dict[str, tuple[int, str]] = field(default_factory=dict)
+    server_reply: str | None = None
     duration: float = 0.0
     attempts: int = 0
 

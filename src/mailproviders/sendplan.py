@@ -160,7 +160,7 @@ def message_plan(message: EmailMessage, using: str | None, fail_silently: bool) 
     return Plan(backend, alias, [outgoing], silenced)
 
 
-_REPORTED = ("provider_message_id",)  #: set by backends on sent messages; copied back
+_REPORTED = ("provider_message_id", "server_reply")  #: set by backends; copied back
 
 
 @contextlib.contextmanager

@@ -134,7 +134,7 @@ def test_retry_period_is_validated_at_load_time(value: Any, expected: str) -> No
     assert expected in problem.message
 
 
-@pytest.mark.parametrize("value", [-1.0, float("nan"), True, "60"])
+@pytest.mark.parametrize("value", [-1.0, float("nan"), float("inf"), True, "60"])
 def test_retry_period_is_validated_when_built_directly(value: Any) -> None:
     with pytest.raises(InvalidEmailProvider, match="retry_period"):
         EmailBackend(alias="x", using=["a"], retry_period=value, providers=providers)
@@ -182,3 +182,18 @@ def test_check_health_prints_each_member(fault_smtp_server: ServerFactory) -> No
         "check", "--health", env={"EMAIL_PROVIDERS": '{"m": "failover://a", "a": "locmem://"}'}
     )
     assert (healthy.returncode, healthy.stdout.splitlines()[-1]) == (0, "m -> a: closed")
+
+
+def test_check_health_shows_a_member_that_cannot_be_opened_as_open() -> None:
+    # Loads fine, but its Celery app cannot be imported: unusable, not "closed".
+    providers_ = {
+        "mail": "failover://queue,backup",
+        "queue": "celery://?deliver_with=backup&app=no_such_module_here:app",
+        "backup": "locmem://",
+    }
+    result = run("check", "--health", env={"EMAIL_PROVIDERS": json.dumps(providers_)})
+    assert result.returncode == 1, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("mail -> queue")]
+    assert line.startswith("mail -> queue: open (retry in 60 s; ConnectionError: provider 'queue'")
+    assert "cannot import the Celery app 'no_such_module_here:app'" in line
+    assert "mail -> backup: closed" in result.stdout

@@ -7,8 +7,9 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +98,55 @@ def test_a_missing_file_names_alias_option_and_path(tmp_path: Path) -> None:
     assert str(missing) in str(error) and "no such file" in str(error)
 
 
+def test_an_empty_path_says_so() -> None:
+    [problem] = load_error({"host": "h", "password_file": ""}).errors
+    assert problem.option == "password_file" and "empty string" in problem.message
+
+
 def test_a_directory_is_an_error(tmp_path: Path) -> None:
     [problem] = load_error({"host": "h", "password_file": str(tmp_path)}).errors
     assert problem.option == "password_file" and "is a directory" in problem.message
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def writer() -> None:  # what a blocking read would wait for (and then accept)
+        with suppress(BrokenPipeError), fifo.open("w") as stream:
+            stream.write(CONTENT)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        [problem] = load_error({"host": "h", "password_file": str(fifo)}).errors
+    finally:  # a reader of our own lets the writer finish
+        descriptor = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        thread.join()
+        os.close(descriptor)
+    assert problem.option == "password_file"
+    assert "expected a regular file" in problem.message and str(fifo) in problem.message
+
+
+def test_an_oversized_file_is_refused_without_its_content(tmp_path: Path) -> None:
+    from mailproviders.config.secretfiles import MAX_SECRET_BYTES
+
+    path = tmp_path / "huge"
+    path.write_text(CONTENT * (MAX_SECRET_BYTES // len(CONTENT) + 1))
+    error = load_error({"host": "h", "password_file": str(path)})
+    [problem] = error.errors
+    assert "larger than" in problem.message and CONTENT not in str(error)
+    path.write_text("k" * MAX_SECRET_BYTES)  # the cap itself is accepted
+    configure(EMAIL_PROVIDERS={"relay": {"OPTIONS": {"host": "h", "password_file": str(path)}}})
+
+
+def test_a_symlink_to_a_secret_is_followed_as_kubernetes_mounts_it(tmp_path: Path) -> None:
+    (tmp_path / "..data").mkdir()
+    (tmp_path / "..data" / "password").write_text(CONTENT + "\n")
+    (tmp_path / "password").symlink_to(Path("..data") / "password")
+    options = {"host": "h", "password_file": str(tmp_path / "password")}
+    settings = configure(EMAIL_PROVIDERS={"relay": {"OPTIONS": options}})
+    assert settings.EMAIL_PROVIDERS["relay"].OPTIONS["password"] == SecretStr(CONTENT)
 
 
 @contextmanager
@@ -260,3 +307,19 @@ def test_a_secrets_dir_that_is_not_a_directory(
         configure()
     assert raised.value.option == "MAILPROVIDERS_SECRETS_DIR"
     assert str(tmp_path / "missing") in str(raised.value)
+
+
+def test_the_secrets_dir_can_be_named_in_the_dotenv_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "DEFAULT_FROM_EMAIL").write_text("dotenv-dir@example.com\n")
+    (tmp_path / ".env").write_text(f"MAILPROVIDERS_SECRETS_DIR={secrets}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MAILPROVIDERS_SECRETS_DIR", raising=False)
+    assert configure().DEFAULT_FROM_EMAIL == "dotenv-dir@example.com"
+    (tmp_path / ".env").write_text(f"MAILPROVIDERS_SECRETS_DIR={tmp_path / 'gone'}\n")
+    with pytest.raises(ImproperlyConfigured) as raised:
+        configure()
+    assert raised.value.option == "MAILPROVIDERS_SECRETS_DIR"

@@ -60,6 +60,26 @@ def test_before_send_changes_a_copy_the_server_gets_it(smtp_server: Any, send: S
     )
 
 
+def test_a_mime_part_attachment_changed_by_a_hook_stays_the_callers(
+    smtp_server: Any, send: Sender
+) -> None:
+    from email.message import MIMEPart
+
+    mailproviders.configure(EMAIL_PROVIDERS={"default": {"OPTIONS": smtp_server.options()}})
+    part = MIMEPart()
+    part.set_content("original text", disposition="attachment", filename="a.txt")
+    message = _message()
+    message.attach(part)
+
+    @hooks.before_send
+    def rewrite(alias: str | None, outgoing: EmailMessage) -> None:
+        outgoing.attachments[0].set_content("by the hook", disposition="attachment")
+
+    assert send(message) == 1
+    assert "by the hook" in smtp_server.messages[0].parsed().as_string()
+    assert message.attachments[0].get_content() == "original text\n"
+
+
 def test_cancelled_messages_are_not_sent_counted_but_reported(
     smtp_server: Any, send: Sender, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -304,3 +324,20 @@ def test_a_message_cancelled_in_an_earlier_batch_is_not_reported_as_sent() -> No
 def _cancel_first(alias: str | None, message: EmailMessage) -> None:
     if message.subject == "S0":
         raise CancelSend
+
+
+def test_after_send_sees_the_servers_reply_to_the_message(smtp_server: Any, send: Sender) -> None:
+    mailproviders.configure(EMAIL_PROVIDERS={"default": {"OPTIONS": smtp_server.options()}})
+    outcomes: list[SendOutcome] = []
+
+    @hooks.after_send
+    def record(alias: str | None, message: EmailMessage, outcome: SendOutcome) -> None:
+        outcomes.append(outcome)
+
+    message = _message()
+    assert send(message) == 1
+    [outcome] = outcomes
+    assert outcome.sent
+    assert outcome.server_reply == "250 Message accepted for delivery"
+    # and on the caller's message, as refused_recipients is
+    assert message.server_reply == "250 Message accepted for delivery"  # type: ignore[attr-defined]

@@ -107,3 +107,25 @@ def test_redirect_rate_limit_and_retry_together_report_the_callers_messages(
     waits = fake_clock.waits if path == "sync" else fake_clock.async_waits
     assert waits == [pytest.approx(w) for w in (0.1, 0.75, 0.2)]
     assert server.mail_count == 4
+
+
+@pytest.mark.filterwarnings("ignore::mailproviders.MailProvidersDeprecationWarning")
+def test_a_connection_from_providers_keeps_its_redirect_and_hooks(
+    smtp_server: Any, send: Sender
+) -> None:
+    """Older code passing ``connection=providers[alias]`` (or ``get_connection()``) must
+    not bypass the provider's REDIRECT: a staging provider never reaches customers."""
+    from mailproviders import get_connection, providers
+
+    mailproviders.configure(
+        EMAIL_PROVIDERS={"default": {"OPTIONS": smtp_server.options(), "REDIRECT": REDIRECT}}
+    )
+    aliases: list[str | None] = []
+    hooks.before_send(lambda alias, message: aliases.append(alias))
+    message = EmailMessage("Hi", "Body", "from@example.com", ["customer@elsewhere.test"])
+    message.connection = providers["default"]
+    assert send(message) == 1
+    datatuple = [("Hi", "Body", "from@example.com", ["other@elsewhere.test"])]
+    assert send_mass_mail(datatuple, connection=get_connection()) == 1
+    assert [received.rcpt_tos for received in smtp_server.messages] == [["dev@example.com"]] * 2
+    assert aliases == ["default", "default"]

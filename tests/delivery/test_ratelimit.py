@@ -79,6 +79,36 @@ def test_asyncio_tasks_share_the_bucket_and_never_block_the_loop(fake_clock: Fak
     assert sorted(fake_clock.async_waits) == _steps(7, 0.2)
 
 
+def test_a_clock_that_replaces_sleep_only_counts_the_async_waits_too() -> None:
+    """The documented recording clock (monotonic and sleep only) sees the waits of the
+    async send functions as it sees the sync ones'."""
+    from mailproviders.delivery import Clock, set_clock
+
+    class RecordingClock(Clock):
+        def __init__(self) -> None:
+            self.waits: list[float] = []
+
+        def monotonic(self) -> float:
+            return 0.0
+
+        def sleep(self, seconds: float) -> None:
+            self.waits.append(seconds)
+
+    clock = RecordingClock()
+    previous = set_clock(clock)
+    try:
+        _configure({"messages": 2, "per": 1, "burst": 1})
+
+        async def main() -> None:
+            for n in range(3):
+                await asend_mail(f"S{n}", "Body", "from@example.com", ["to@example.com"])
+
+        asyncio.run(main())
+    finally:
+        set_clock(previous)
+    assert clock.waits == [0.5, 1.0]
+
+
 def test_the_bucket_refills_with_time(fake_clock: FakeClock) -> None:
     _configure({"messages": 1, "per": 2, "burst": 2})
     assert [_mail(n) for n in range(2)] == [1, 1]

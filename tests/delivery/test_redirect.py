@@ -57,6 +57,42 @@ def test_international_domains_match_either_form() -> None:
     assert not is_allowed("jo@buecher.de", ["*@bücher.de"])
 
 
+def test_an_address_in_an_ascii_domain_matches_a_unicode_pattern() -> None:
+    assert is_allowed("jo@xn--bcher-kva.de", ["*@bücher.de"])
+    assert is_allowed("Jo <JO@XN--BCHER-KVA.DE>", ["jo@BÜCHER.de"])
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "ann@example.com (x) <bob@evil.test>",  # an address hidden after a comment
+        "ann@example.com, bob@evil.test",  # two addresses in one entry
+        "Ann <ann@example.com>, bob@evil.test",
+        '"ann@example.com"@evil.test',  # a quoted local part that looks allowed
+        "ann@example.com@evil.test",
+    ],
+)
+def test_an_address_that_is_not_one_mailbox_is_never_allowed(address: str) -> None:
+    assert not is_allowed(address, ["*@example.com"])
+
+
+def test_empty_entries_are_not_counted_as_redirected_recipients() -> None:
+    allowed = message(to=["", "ann@example.com"], cc=[""], bcc=[])
+    assert redirected(allowed, to=DEV, allow=ALLOW, alias=None) is allowed
+
+
+def test_an_unparsable_recipient_is_redirected_by_a_provider() -> None:
+    from mailproviders import outbox
+
+    configure(
+        EMAIL_PROVIDERS={"default": {"BACKEND": "locmem", "REDIRECT": {"to": DEV, "allow": ALLOW}}}
+    )
+    smuggled = "ann@example.com, bob@evil.test"
+    assert send_mail("s", "b", "app@example.com", [smuggled, "ann@example.com"]) == 1
+    assert outbox[-1].to == ["ann@example.com", *DEV]
+    assert outbox[-1].message()["X-Original-To"] == f"{smuggled}, ann@example.com"
+
+
 def test_disallowed_recipients_are_replaced_in_a_copy(caplog: pytest.LogCaptureFixture) -> None:
     original = message(headers={"X-Tag": "t"})
     before = (

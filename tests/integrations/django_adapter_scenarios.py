@@ -14,6 +14,7 @@ so the same MIME boundaries) to compare with what Django itself would have sent.
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import sys
@@ -175,6 +176,38 @@ def mail_admins_through_the_adapter(server: Server) -> None:
 
 
 @scenario
+def admin_email_handler_through_the_adapter(server: Server) -> None:
+    """Django's AdminEmailHandler, for a record logged outside any request."""
+    from django.utils.log import AdminEmailHandler
+
+    logger = logging.getLogger("mailproviders.tests.django_admin_mail")
+    logger.propagate = False
+    handler = AdminEmailHandler()
+    logger.addHandler(handler)
+    try:
+        with rendered_by_django() as kept:
+            try:
+                raise RuntimeError("disk on fire")
+            except RuntimeError:
+                logger.exception("Nightly job failed")
+        check_exact(server, kept)
+        [received] = server.messages
+        assert received.mail_from == "server@example.com"
+        assert received.rcpt_tos == ["ops@example.com", "dev@example.com"]
+        assert b"Subject: [Django] ERROR: Nightly job failed" in received.data
+        assert b"disk on fire" in received.data  # the traceback Django formatted
+        if django.VERSION < (6, 1):  # before MAILERS, the handler sends with fail_silently
+            use_provider(closed_port())
+            try:
+                logger.error("Nobody will read this")  # logged by mailproviders, not raised
+            finally:
+                use_provider(server.port)
+            assert len(server.messages) == 1
+    finally:
+        logger.removeHandler(handler)
+
+
+@scenario
 def one_connection_between_open_and_close(server: Server) -> None:
     messages = [mail.EmailMessage(f"n{n}", "b", "a@example.com", ["b@example.com"]) for n in "12"]
     with rendered_by_django() as kept:
@@ -223,6 +256,7 @@ def settings_for(port: int) -> dict[str, Any]:
         "DEFAULT_FROM_EMAIL": "webmaster@example.com",
         "SERVER_EMAIL": "server@example.com",
         "EMAIL_SUBJECT_PREFIX": "[Django] ",
+        "SECRET_KEY": "only-for-the-adapter-scenarios",  # AdminEmailHandler's report needs one
         "ADMINS": ADMINS if MODERN else [("", address) for address in ADMINS],
     }
     if django.VERSION >= (6, 1):
@@ -295,6 +329,7 @@ def main() -> None:
     server, controller = _start()
     try:
         settings.configure(**settings_for(server.port))
+        django.setup()
         count = run(server)
     finally:
         controller.stop()

@@ -100,6 +100,18 @@ def test_options_are_validated_naming_the_option() -> None:
         EmailBackend(alias="q", deliver_with="s", broker_url="redis://h", retry_delay=0)
 
 
+@pytest.mark.parametrize(
+    "url", ["", "s3cret-pw", "redis://:s3cret-pw@h:99999/0", "redis://h:1/0;redis://h:pw/0"]
+)
+def test_a_broker_url_that_is_no_url_is_a_load_time_error_that_hides_it(url: str) -> None:
+    options = {"deliver_with": "s", "broker_url": url}
+    error = _configure_error(q={"BACKEND": "celery", "OPTIONS": options}, s="dummy://")
+    [problem] = error.errors
+    assert (problem.alias, problem.option) == ("q", "broker_url")
+    assert "expected a broker URL" in problem.message
+    assert "s3cret" not in str(error) and "pw/0" not in str(error)
+
+
 def test_the_broker_password_is_never_shown(redis_server: RedisServer) -> None:
     url = quote(f"redis://:hunter2-secret@127.0.0.1:{redis_server.port}/0", safe="")
     mailproviders.configure(
@@ -263,6 +275,29 @@ def test_failover_moves_on_when_the_broker_is_down(redis_server: RedisServer) ->
     redis_server.stop()
     assert send_mail("Hi", "Body", "me@example.com", ["you@example.com"]) == 1
     assert [m.sent_using for m in outbox] == ["backup"]
+
+
+def test_verify_and_check_health_see_a_broker_that_is_down(redis_server: RedisServer) -> None:
+    from test_cli import run
+
+    providers_ = {
+        "default": "failover://queue,backup",
+        "queue": _queue(redis_server, timeout=2),
+        "backup": "locmem://",
+        "smtp": "smtp://127.0.0.1",
+    }
+    env = {"EMAIL_PROVIDERS": json.dumps(providers_)}
+    up = run("check", "--health", env=env)
+    assert (up.returncode, up.stdout.splitlines()[-2]) == (0, "default -> queue: closed")
+    assert run("verify", "--using", "queue", env=env).returncode == 0
+    redis_server.stop()
+    down = run("check", "--health", env=env)
+    assert down.returncode == 1, down.stdout
+    assert (
+        "default -> queue: open (retry in 60 s; ConnectionError: provider 'queue'" in down.stdout
+    )
+    verify = run("verify", "--using", "queue", env=env)
+    assert (verify.returncode, verify.stdout.split(" ConnectionError")[0]) == (1, "queue: FAILED")
 
 
 # --- done when: 1,000 messages from 8 threads, each delivered exactly once ---------------

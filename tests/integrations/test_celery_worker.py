@@ -159,3 +159,30 @@ def test_a_permanent_failure_is_not_retried_and_can_be_sent_later(
         wait_for(lambda: len(smtp.messages) == 1)
     assert retries == []
     assert _ids(smtp) == {rendered.message_id: 1}
+
+
+def test_the_worker_applies_the_redirect_of_deliver_with(
+    smtp_server: SMTPTestServer, redis_server: RedisServer
+) -> None:
+    # A staging worker: its SMTP provider must never reach real recipients, even for
+    # messages that come through the queue.
+    _configure(smtp_server, redis_server)
+    settings = providers.settings.EMAIL_PROVIDERS or {}
+    mailproviders.configure(
+        EMAIL_PROVIDERS={
+            "smtp": {
+                "BACKEND": "smtp",
+                "OPTIONS": smtp_server.options(),
+                "REDIRECT": {"to": ["dev@example.com"], "allow": ["*@example.com"]},
+            },
+            "queue": {"BACKEND": "celery", "OPTIONS": dict(settings["queue"].OPTIONS)},
+        }
+    )
+    message = EmailMessage(
+        "Hi", "Body", "me@example.com", ["real@customer.org", "you@example.com"]
+    )
+    with running_worker(worker_app(redis_server)):
+        assert providers["queue"].send_messages([message]) == 1
+        wait_for(lambda: len(smtp_server.messages) == 1)
+    [received] = smtp_server.messages
+    assert sorted(received.rcpt_tos) == ["dev@example.com", "you@example.com"]

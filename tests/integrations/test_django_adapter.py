@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import importlib
 import os
+import smtplib
 import subprocess
 import sys
 import tomllib
@@ -41,6 +42,7 @@ PYTHON_313 = Path("/root/.pyenv/versions/3.13.0/bin/python")
 def _django_settings() -> None:
     if not settings.configured:
         settings.configure(**scenarios.settings_for(0))
+        django.setup()  # as a Django project does; AdminEmailHandler's report needs the apps
     assert settings.EMAIL_BACKEND == adapter.ADAPTER
 
 
@@ -57,8 +59,12 @@ def test_an_unknown_alias_raises_even_when_silenced() -> None:
     mailproviders.configure(EMAIL_PROVIDERS={"default": "locmem://"})
     backend = adapter.EmailBackend(fail_silently=True, using="nowhere")
     message = mail.EmailMessage("s", "b", "a@example.com", ["b@example.com"])
-    with pytest.raises(EmailProviderDoesNotExist, match="nowhere"):
+    with pytest.raises(EmailProviderDoesNotExist, match="nowhere") as missing:
         backend.send_messages([message])
+    [note] = [n for n in missing.value.__notes__ if "Django adapter" in n]
+    assert "MAILPROVIDERS_ALIAS" in note and "providers_from_django_settings" in note
+    with pytest.raises(EmailProviderDoesNotExist, match="nowhere"):
+        backend.open()
 
 
 def test_using_option_wins_over_the_setting_and_locmem_keeps_the_bytes() -> None:
@@ -72,6 +78,45 @@ def test_using_option_wins_over_the_setting_and_locmem_keeps_the_bytes() -> None
     assert kept.sent_using == "other" and kept.recipients() == ["b@example.com", "c@x.org"]
     assert kept.as_bytes().startswith(b"Content-Type: text/plain")  # Django's own layout
     assert "other" in repr(backend)
+
+
+def test_a_partial_failure_names_the_callers_django_messages(
+    fault_smtp_server: Callable[..., SMTPTestServer],
+) -> None:
+    """exc.sent_messages / possibly_sent_messages hold the Django messages the caller
+    passed (not the adapter's rendered copies), so that it can retry only the rest."""
+    server = fault_smtp_server(mail_reply="550 5.7.1 refused", mail_reply_at=2)
+    scenarios.use_provider(server.port)
+    messages = [mail.EmailMessage(f"n{n}", "b", "a@example.com", ["b@x.org"]) for n in "123"]
+    with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+        adapter.EmailBackend().send_messages(messages)
+    assert refused.value.sent_count == 1  # type: ignore[attr-defined]
+    assert refused.value.sent_messages == messages[:1]  # type: ignore[attr-defined]
+    assert [m for m in messages if m not in refused.value.sent_messages] == messages[1:]  # type: ignore[attr-defined]
+    lost = fault_smtp_server(drop_after_data_at=2)
+    scenarios.use_provider(lost.port)
+    with pytest.raises(Exception) as dropped:
+        adapter.EmailBackend().send_messages(messages)
+    assert dropped.value.sent_messages == messages[:1]  # type: ignore[attr-defined]
+    assert dropped.value.possibly_sent_messages == messages[1:2]  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def _smtp_configured() -> None:
+    mailproviders.configure(
+        EMAIL_PROVIDERS={scenarios.ALIAS: f"smtp://127.0.0.1:{scenarios.closed_port()}"}
+    )
+
+
+def test_mailoutbox_catches_what_django_sends_through_the_adapter(
+    _smtp_configured: None, mailoutbox: list[Any]
+) -> None:
+    """docs/django.md, testing: the fixture swaps the adapter's provider to locmem too."""
+    message = mail.EmailMessage("Hi", "b", "a@example.com", ["to@x.org"], bcc=["bcc@x.org"])
+    assert message.send() == 1
+    [kept] = mailoutbox
+    assert kept.sent_using == scenarios.ALIAS and kept.subject == "Hi"
+    assert kept.to == ["to@x.org", "bcc@x.org"] and b"bcc@x.org" not in kept.data
 
 
 def test_import_without_django_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -97,6 +97,10 @@ def test_messages_sent_by_alias_have_no_connection(strict_warnings: None) -> Non
         ("Passing positional argument(s) 'fail_silently'", "positional"),
         ("MIMEBase attachments are deprecated", "mime"),
         ("The EmailMessage.connection attribute is deprecated", "attribute"),
+        ("BaseEmailBackend.fail_silently is deprecated", "backend attribute"),
+        ("The EMAIL_HOST setting is deprecated. Migrate to EMAIL_PROVIDERS", "settings"),
+        (r"The EMAIL_\w+ setting is deprecated", "settings"),
+        ("get_connection() is deprecated", "get_connection"),
     ],
 )
 def test_warning_filters_written_for_django_keep_matching(
@@ -117,6 +121,12 @@ def test_warning_filters_written_for_django_keep_matching(
             send_mail(*args, True)  # type: ignore[misc]
         elif call == "mime":
             EmailMessage(*args).attach(MIMEText("text"))
+        elif call == "backend attribute":
+            assert locmem.EmailBackend().fail_silently is False
+        elif call == "settings":
+            configure(EMAIL_HOST="smtp.example.com", EMAIL_PORT=587, EMAIL_USE_TLS=True)
+        elif call == "get_connection":
+            get_connection()
         else:
             EmailMessage(*args).connection = None
 

@@ -138,6 +138,8 @@ def test_to_dict_is_json_safe_and_round_trips() -> None:
     [
         ({"v": 2}, "'v'"),
         ({"v": None}, "'v'"),
+        ({"v": True}, "'v'"),
+        ({"v": 1.0}, "'v'"),
         ({"extra": 1}, "'extra'"),
         ({"data": "***"}, "'data'"),
         ({"data": 5}, "'data'"),

@@ -169,6 +169,15 @@ class EmailBackend(BaseEmailBackend):
         assert self._broker_url is not None  # one of the two, checked in __init__
         return celery_app(self._broker_url.get_secret_value(), timeout=self.timeout)
 
+    def open(self) -> None:
+        """Check that the broker can be reached now (what ``mailproviders verify``,
+        ``check --health`` and a failover's members rely on); raises ``ConnectionError``
+        as a send would. Nothing is kept open (the app pools its broker connections)."""
+        with self._broker_errors(None), self.celery().pool.acquire(block=True) as connection:
+            connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0.2, timeout=self.timeout
+            )
+
     def payload(self, rendered: RenderedMessage) -> dict[str, Any]:
         """The task's one argument: the rendered message and how to deliver it."""
         return {
@@ -231,13 +240,14 @@ class EmailBackend(BaseEmailBackend):
         return rendered
 
     @contextmanager
-    def _broker_errors(self, rendered: RenderedMessage) -> Iterator[None]:
+    def _broker_errors(self, rendered: RenderedMessage | None) -> Iterator[None]:
         try:
             yield
         except (OperationalError, OSError) as exc:
+            lost = "" if rendered is None else f"; message {rendered.message_id} was not queued"
             raise ConnectionError(
                 f"provider {self.alias!r}: cannot enqueue to the Celery broker "
-                f"({type(exc).__name__}: {exc}); message {rendered.message_id} was not queued"
+                f"({type(exc).__name__}: {exc}){lost}"
             ) from exc
 
     def __repr__(self) -> str:

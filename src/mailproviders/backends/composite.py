@@ -9,6 +9,7 @@ have been delivered is reported as ``possibly_sent_messages`` and never resent.
 from __future__ import annotations
 
 import logging
+import math
 import smtplib
 import threading
 from abc import abstractmethod
@@ -209,7 +210,7 @@ class CompositeBackend(BaseEmailBackend):
                 option="using",
             )
         number = isinstance(retry_period, int | float) and not isinstance(retry_period, bool)
-        if not (number and retry_period >= 0):  # NaN is not >= 0 either
+        if not (number and 0 <= retry_period < math.inf):  # NaN is not >= 0 either
             raise InvalidEmailProvider(
                 f"expected a number of seconds >= 0, got {retry_period!r}",
                 alias=alias,

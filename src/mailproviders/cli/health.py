@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from mailproviders.backends.circuit import MemberHealth, Plan
+from mailproviders.backends.circuit import MemberHealth, Plan, opens_circuit
 from mailproviders.handler import providers
 from mailproviders.registry import builtin
 
@@ -27,6 +27,9 @@ def probe(alias: str, members: list[str], period: float) -> None:
             with providers.create_connection(member):
                 pass
         except Exception as exc:
+            if not opens_circuit(exc):  # it cannot be used at all (say, not importable)
+                text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                exc = ConnectionError(f"provider {member!r} cannot be opened ({text})")
             circuits.failed(plan, alias, member, exc, period)
         else:
             circuits.succeeded(plan, alias, member)

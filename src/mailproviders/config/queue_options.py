@@ -12,6 +12,7 @@ import re
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from typing import Annotated, ClassVar, Final, Required, TypedDict
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr
 
@@ -87,9 +88,31 @@ class CeleryOptions(BuiltinOptions):
                     + given,
                 )
             ]
+        if self.broker_url is not None and not _broker_url_ok(self.broker_url):
+            return [("broker_url", _BAD_BROKER_URL)]
         if self.retry_delay > self.retry_delay_max:
             return [("retry_delay", "must not exceed retry_delay_max")]
         return []
+
+
+_BAD_BROKER_URL: Final = (
+    "expected a broker URL such as redis://127.0.0.1:6379/0 (a scheme, '://', and a port "
+    "number if any); the value is not shown, it may hold a password"
+)
+
+
+def _broker_url_ok(url: SecretStr) -> bool:
+    """Whether ``url`` (or each of a ``;``-separated failover list) has a scheme and a
+    valid port, if one: what Celery would otherwise only report at the first send."""
+    for each in url.get_secret_value().split(";"):
+        parts = urlsplit(each.strip())
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", parts.scheme) or "://" not in each:
+            return False
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not one
+        except ValueError:
+            return False
+    return True
 
 
 class CeleryOptionsDict(TypedDict, total=False):

@@ -14,6 +14,7 @@ also come from files named after them in a directory named by the environment va
 from __future__ import annotations
 
 import os
+import stat
 import typing
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -28,6 +29,7 @@ from mailproviders.exceptions import ConfigProblem, ImproperlyConfigured
 
 __all__ = [
     "FILE_SUFFIX",
+    "MAX_SECRET_BYTES",
     "SECRETS_DIR_VARIABLE",
     "SecretsDirSource",
     "read_secret_file",
@@ -40,6 +42,8 @@ __all__ = [
 FILE_SUFFIX: Final = "_file"
 #: Environment variable naming the directory of secret files for top-level settings.
 SECRETS_DIR_VARIABLE: Final = "MAILPROVIDERS_SECRETS_DIR"
+#: The largest secret file read (64 KiB: a password, an API key, a PEM key fit easily).
+MAX_SECRET_BYTES: Final = 64 * 1024
 
 
 def read_secret_file(value: Any) -> str:
@@ -48,12 +52,10 @@ def read_secret_file(value: Any) -> str:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if not isinstance(value, str) or not value:
-        raise ValueError(f"expected the path of a file, got {type(value).__name__}")
-    path = Path(value)
+        got = "an empty string" if value == "" else type(value).__name__
+        raise ValueError(f"expected the path of a file, got {got}")
     try:
-        if path.is_dir():
-            raise ValueError(f"expected a file, {value!r} is a directory")
-        data = path.read_bytes()
+        data = _read_regular_file(value)
     except FileNotFoundError:
         raise ValueError(f"cannot read secret file {value!r}: no such file") from None
     except PermissionError:
@@ -69,6 +71,29 @@ def read_secret_file(value: Any) -> str:
     if not text:
         raise ValueError(f"secret file {value!r} is empty")
     return text
+
+
+def _read_regular_file(path: str) -> bytes:
+    """The bytes of the regular file at ``path`` (symbolic links followed, as Kubernetes
+    mounts them). A FIFO or device is never waited on or read (opened non-blocking, then
+    refused); more than :data:`MAX_SECRET_BYTES` is refused. Raises ``ValueError`` for
+    those (naming the path), ``OSError`` when the file cannot be opened."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    descriptor = os.open(path, flags)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise ValueError(f"expected a file, {path!r} is a directory")
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"expected a regular file, {path!r} is not one (a FIFO, device...)")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with os.fdopen(descriptor, "rb") as file:
+        data = file.read(MAX_SECRET_BYTES + 1)
+    if len(data) > MAX_SECRET_BYTES:
+        raise ValueError(f"secret file {path!r} is larger than {MAX_SECRET_BYTES} bytes")
+    return data
 
 
 def with_secret_files(
@@ -125,18 +150,27 @@ def secret_file_schema(
     return schema
 
 
-def secrets_dir() -> str | None:
-    """The directory named by :data:`SECRETS_DIR_VARIABLE`, if set (and not empty).
+def secrets_dir(env_file: str = ".env") -> str | None:
+    """The directory named by :data:`SECRETS_DIR_VARIABLE`, if set (and not empty): in the
+    environment, else in ``env_file`` (the ``.env`` file the settings read too).
 
     Raises :class:`ImproperlyConfigured` naming the variable when it is not a directory.
     """
-    value = os.environ.get(SECRETS_DIR_VARIABLE) or None
+    value = os.environ.get(SECRETS_DIR_VARIABLE) or _from_dotenv(env_file) or None
     if value is not None and not Path(value).is_dir():
         raise ImproperlyConfigured(
             f"expected a directory of secret files, {value!r} is not one",
             option=SECRETS_DIR_VARIABLE,
         )
     return value
+
+
+def _from_dotenv(env_file: str) -> str | None:
+    if not Path(env_file).is_file():
+        return None
+    from dotenv import dotenv_values  # a dependency of pydantic-settings
+
+    return dotenv_values(env_file, encoding="utf-8").get(SECRETS_DIR_VARIABLE)
 
 
 class SecretsDirSource(SecretsSettingsSource):

@@ -40,15 +40,24 @@ __all__ = [
 ]
 
 
+def _provider(backend: BaseEmailBackend, alias: str | None) -> str | None:
+    """The provider whose policies apply: ``alias``, or for a backend given by older code
+    as ``connection=``, the provider it came from (``providers[alias]``,
+    ``get_connection()``), so that ``REDIRECT``/``RATE_LIMIT`` are not bypassed; ``None``
+    for a backend built directly."""
+    return alias if alias is not None else getattr(backend, "alias", None)
+
+
 def send_batch(
     backend: BaseEmailBackend, alias: str | None, messages: list[EmailMessage]
 ) -> tuple[list[EmailMessage], int]:
     """Send ``messages`` through ``backend`` (provider ``alias``, ``None`` for a backend
     given by older code); return the messages not cancelled by a hook and how many were
-    accepted. On failure the exception carries the call's ``sent_count``,
+    accepted (the policies and hooks are those of ``backend.alias`` when ``alias`` is
+    ``None``). On failure the exception carries the call's ``sent_count``,
     ``sent_messages`` (objects of ``messages``), ``possibly_sent_messages`` and
     ``cancelled_messages``."""
-    plan = plan_for(alias)
+    plan = plan_for(_provider(backend, alias))
     if plan is None:
         return messages, backend.send_messages(messages)
     return Run(backend, plan).send(messages)
@@ -56,7 +65,7 @@ def send_batch(
 
 def send(backend: BaseEmailBackend, alias: str | None, messages: list[EmailMessage]) -> int:
     """:func:`send_batch`, returning only how many were accepted."""
-    plan = plan_for(alias)
+    plan = plan_for(_provider(backend, alias))
     if plan is None:
         return backend.send_messages(messages)
     return Run(backend, plan).send(messages)[1]
@@ -66,7 +75,7 @@ async def asend_batch(
     backend: BaseEmailBackend, alias: str | None, messages: list[EmailMessage]
 ) -> tuple[list[EmailMessage], int]:
     """Async :func:`send_batch`, with ``asend_messages``."""
-    plan = plan_for(alias)
+    plan = plan_for(_provider(backend, alias))
     if plan is None:
         return messages, await backend.asend_messages(messages)
     from mailproviders.delivery.apipeline import ARun

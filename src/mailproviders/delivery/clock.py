@@ -26,9 +26,15 @@ class Clock:
         time.sleep(seconds)
 
     async def asleep(self, seconds: float) -> None:
-        """Suspend the calling task for ``seconds`` (other tasks run)."""
+        """Suspend the calling task for ``seconds`` (other tasks run). A clock that
+        replaces :meth:`sleep` only (a test's recording clock) gets the async waits
+        there too, so the async send functions wait as the sync ones do; override
+        ``asleep`` as well for a clock whose ``sleep`` really blocks."""
         import asyncio  # already imported by whoever awaits this
 
+        if type(self).sleep is not Clock.sleep:
+            self.sleep(seconds)
+            seconds = 0.0
         await asyncio.sleep(seconds)
 
     def random(self) -> float:

@@ -24,10 +24,9 @@ import copy
 import fnmatch
 import logging
 from collections.abc import Iterable, Sequence
-from email.utils import parseaddr
 from typing import TYPE_CHECKING, TypeVar
 
-from mailproviders.message.addresses import parse_mailbox
+from mailproviders.message.addresses import format_local_part, parse_mailbox
 from mailproviders.message.rendered import RenderedMessage
 
 if TYPE_CHECKING:
@@ -47,14 +46,21 @@ RENDERED_MARK = "X-Mailproviders-Redirected"
 
 
 def _forms(address: str) -> set[str]:
-    """The address part of ``address`` as written and with an ASCII (IDNA) domain, lower
-    case: a pattern written either way matches."""
-    forms = {parseaddr(address)[1].casefold()}
+    """The address part of ``address`` as the envelope will carry it, in lower case, with
+    its domain in ASCII (IDNA) and in Unicode: a pattern written either way matches.
+    Empty for an address that does not parse as one mailbox (display-name tricks, two
+    addresses in one string...): such an address is never allowed, so it is redirected."""
     try:
         mailbox = parse_mailbox(address, "REDIRECT")
-    except ValueError:  # validated before; if not, only the text form is matched
-        return forms
-    forms.add(f"{mailbox.local_part}@{mailbox.domain}".casefold())
+    except (ValueError, TypeError):
+        return set()
+    forms = {mailbox.addr_spec.casefold()}
+    if mailbox.domain:
+        try:
+            unicode_domain = mailbox.domain.lower().encode("ascii").decode("idna")
+        except UnicodeError:  # an ASCII label that is not valid IDNA: the ASCII form only
+            return forms
+        forms.add(f"{format_local_part(mailbox.local_part)}@{unicode_domain}".casefold())
     return forms
 
 
@@ -66,8 +72,11 @@ def is_allowed(address: str, allow: Iterable[str]) -> bool:
 
 
 def _keep(addresses: Sequence[str], allow: Sequence[str]) -> tuple[list[str], int]:
-    kept = [address for address in addresses if is_allowed(address, allow)]
-    return kept, len(addresses) - len(kept)
+    """The allowed addresses and how many were not (empty entries, which no backend sends
+    to, are neither)."""
+    present = [address for address in addresses if address]
+    kept = [address for address in present if is_allowed(address, allow)]
+    return kept, len(present) - len(kept)
 
 
 def _added(targets: Sequence[str], present: Iterable[str]) -> list[str]:

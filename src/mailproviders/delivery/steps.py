@@ -4,6 +4,7 @@ retry rule and the partial-failure report."""
 from __future__ import annotations
 
 import copy
+import email.message
 import logging
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -47,7 +48,7 @@ logger = logging.getLogger("mailproviders")
 trail: ContextVar[list[str] | None] = ContextVar("mailproviders_trail", default=None)
 
 #: Set by backends on the message they sent; copied back to the caller's message.
-_REPORTED = ("provider_message_id",)
+_REPORTED = ("provider_message_id", "server_reply")
 
 
 class Plan(NamedTuple):
@@ -88,14 +89,20 @@ def plan_for(alias: str | None, *, with_hooks: bool = True) -> Plan | None:
 
 def copy_message(message: EmailMessage) -> EmailMessage:
     """A copy of ``message`` whose lists and dicts (recipients, headers, attachments...)
-    are its own, so that changing it leaves ``message`` as it was."""
+    are its own, so that changing it leaves ``message`` as it was; so are the MIME parts
+    among its attachments (changed in place by ``set_content``)."""
     clone = copy.copy(message)
     for name, value in list(vars(clone).items()):
         if isinstance(value, list):
-            setattr(clone, name, list(value))
+            setattr(clone, name, [_own(item) for item in value])
         elif isinstance(value, dict):
             setattr(clone, name, dict(value))
     return clone
+
+
+def _own(item: Any) -> Any:
+    """``item``, or a copy of it when it is a MIME part (mutable in place)."""
+    return copy.deepcopy(item) if isinstance(item, email.message.Message) else item
 
 
 def redirect(plan: Plan, message: EmailMessage) -> EmailMessage:
@@ -261,6 +268,7 @@ def outcome(
         sent_using=sent_using,
         provider_message_id=getattr(outgoing, "provider_message_id", None),
         refused_recipients=dict(outgoing.refused_recipients),
+        server_reply=getattr(outgoing, "server_reply", None),
         duration=duration,
         attempts=attempts,
     )

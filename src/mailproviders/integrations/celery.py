@@ -3,7 +3,9 @@
 Call :func:`register_tasks` on the worker's Celery app. The task receives what
 ``mailproviders.backends.celery.EmailBackend`` enqueued (a JSON payload holding a
 :class:`~mailproviders.message.RenderedMessage`) and sends it through
-``providers[deliver_with]`` of the worker's own configuration.
+``providers[deliver_with]`` of the worker's own configuration, under that provider's
+``RATE_LIMIT`` and ``REDIRECT`` (as a failover member is; its ``RETRY`` gives way to the
+task's retries, and hooks ran where the message was enqueued).
 
 Delivery is at most once per Message-ID. Before sending, the task marks the Message-ID
 ``sending`` in Redis (``SET NX`` with a TTL); after the provider accepted it, ``sent``.
@@ -26,6 +28,7 @@ from typing import Any, Final, Protocol
 
 import redis
 
+from mailproviders import _hooks
 from mailproviders.backends.base import BaseEmailBackend
 from mailproviders.backends.celery import PAYLOAD_VERSION, TASK_NAME
 from mailproviders.backends.composite import is_transient
@@ -199,7 +202,9 @@ def _deliver(
         )
         return "unknown"
     try:
-        providers[alias].send_messages([rendered])
+        # As a failover member: the RATE_LIMIT and REDIRECT of ``alias`` apply (a staging
+        # worker must not reach real recipients); its RETRY does not, Celery retries.
+        _hooks.member_send(providers[alias], alias, [rendered])
     except Exception as exc:
         if possibly_sent_messages_of(exc):
             records.mark(message_id, _POSSIBLY_SENT)

@@ -31,6 +31,13 @@ except ImportError as exc:
     ) from exc
 
 from mailproviders.backends.base import BaseEmailBackend
+from mailproviders.exceptions import (
+    EmailProviderDoesNotExist,
+    possibly_sent_messages_of,
+    record_possibly_sent,
+    record_sent,
+    sent_messages_of,
+)
 from mailproviders.handler import DEFAULT_PROVIDER_ALIAS, providers
 from mailproviders.message.rendered import RenderedMessage
 from mailproviders.sendplan import on_failure
@@ -121,7 +128,7 @@ class EmailBackend(DjangoBaseEmailBackend):  # type: ignore[misc]
         with self._lock:
             if self._backend is not None:
                 return False
-            backend = providers[self.using]  # an unknown alias always raises
+            backend = self._provider()  # an unknown alias always raises
             try:
                 backend.open()
             except Exception as exc:
@@ -148,14 +155,40 @@ class EmailBackend(DjangoBaseEmailBackend):  # type: ignore[misc]
         if not messages:
             return 0
         with self._lock:
-            backend = self._backend or providers[self.using]
+            backend = self._backend or self._provider()
+            rendered: list[RenderedMessage] = []
             try:
-                return backend.send_messages([render(message) for message in messages])
+                rendered.extend(render(message) for message in messages)
+                return backend.send_messages(rendered)
             except Exception as exc:
+                _as_django_messages(exc, dict(zip(map(id, rendered), messages, strict=False)))
                 return on_failure(exc, alias=self.using, fail_silently=self.fail_silently)
+
+    def _provider(self) -> BaseEmailBackend:
+        try:
+            return providers[self.using]
+        except EmailProviderDoesNotExist as exc:
+            exc.add_note(
+                f"The Django adapter sends through the mailproviders provider {self.using!r} "
+                f"(the {ALIAS_SETTING} setting, or the 'using' option of a MAILERS entry); "
+                "to build it from Django's EMAIL_* settings, pass "
+                "providers_from_django_settings(settings) to mailproviders.configure()."
+            )
+            raise
 
     def __repr__(self) -> str:
         return f"<{ADAPTER} using={self.using!r}>"
+
+
+def _as_django_messages(exc: Exception, originals: Mapping[int, Any]) -> None:
+    """Make ``exc.sent_messages``/``possibly_sent_messages`` name the caller's Django
+    messages instead of the rendered copies, so that the caller can retry only the rest."""
+    if hasattr(exc, "sent_messages"):
+        sent = [originals.get(id(message), message) for message in sent_messages_of(exc)]
+        record_sent(exc, sent, count=getattr(exc, "sent_count", None))
+    if hasattr(exc, "possibly_sent_messages"):
+        possibly = possibly_sent_messages_of(exc)
+        record_possibly_sent(exc, [originals.get(id(message), message) for message in possibly])
 
 
 def _provider(where: str, backend: str, options: Mapping[str, Any]) -> dict[str, Any]:

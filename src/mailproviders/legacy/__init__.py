@@ -92,8 +92,8 @@ class LegacyCompat(_hooks.Compat):
         if name != "fail_silently":
             return super().backend_attribute(backend, name)
         warn_deprecated(
-            f"{type(backend).__qualname__}.fail_silently is deprecated and not set on this "
-            "backend; pass fail_silently to the send call instead."
+            f"BaseEmailBackend.fail_silently is deprecated. {type(backend).__qualname__} does "
+            "not set it; pass fail_silently to the send call instead."
         )
         return False
 

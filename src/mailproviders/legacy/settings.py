@@ -99,10 +99,11 @@ def migrated(settings: MailSettings) -> MailSettings:
         raise ImproperlyConfigured(errors=[conflict, *problems])
     provider = legacy_provider(values)
     synthesised = validate_providers({"default": provider})
-    warn_deprecated(
-        f"the legacy settings {', '.join(values)} are deprecated; they were turned into the "
-        f"'default' provider. Configure it instead as EMAIL_PROVIDERS = "
-        f"{{'default': {masked(provider)!r}}} (`mailproviders migrate` prints it as env lines)."
+    warn_deprecated(  # Django 6.1: "The EMAIL_HOST setting is deprecated. Migrate to MAILERS"
+        f"The {next(iter(values))} setting is deprecated. Migrate to EMAIL_PROVIDERS: the "
+        f"legacy settings {', '.join(values)} were turned into the 'default' provider; "
+        f"configure it instead as EMAIL_PROVIDERS = {{'default': {masked(provider)!r}}} "
+        "(`mailproviders migrate` prints it as env lines)."
     )
     if provider["OPTIONS"].get("allow_plaintext_auth"):
         warn_deprecated(

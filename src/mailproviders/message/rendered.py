@@ -177,7 +177,7 @@ class RenderedMessage(EmailMessage):
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"expected a mapping from to_dict(), got {type(data).__name__}")
-        if data.get("v") != DICT_VERSION:
+        if type(data.get("v")) is not int or data["v"] != DICT_VERSION:  # not True, not 1.0
             raise ValueError(
                 f"key 'v': unsupported RenderedMessage version {data.get('v')!r} "
                 f"(this version reads {DICT_VERSION})"

@@ -447,6 +447,28 @@ def test_interpreter_exit_closes_pooled_connections(pool_server: PoolServer) -> 
     assert (pool_server.connections, pool_server.quits) == (1, 1)
 
 
+def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents_alone(
+    pool_server: PoolServer,
+) -> None:
+    use(pool_server, size=1)
+    assert send_one(1) == 1
+    pid = os.fork()
+    if pid == 0:  # the child: send, then close its pools (as interpreter exit would)
+        code = 1
+        try:
+            code = 0 if send_one(2) == 1 else 1
+            providers.close_all()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The child neither wrote on the parent's socket nor said QUIT on it.
+    assert (pool_server.connections, pool_server.quits) == (2, 1)
+    assert send_one(3) == 1
+    assert pool_server.connections == 2  # the parent's connection was reused
+    assert len(set(pool_server.message_ids)) == 3
+
+
 def test_explicit_open_keeps_the_connection_and_close_gives_it_back(
     pool_server: PoolServer,
 ) -> None:

@@ -177,6 +177,37 @@ def test_a_send_cancelled_mid_message_does_not_return_its_connection(
     assert server.connection_count == 2
 
 
+def test_a_task_cancelled_while_its_spent_connection_says_quit_frees_the_slot(
+    scripted_smtp_server: Callable[..., ScriptedServer],
+) -> None:
+    quit_seen = threading.Event()
+
+    def script(conn: ScriptedConnection) -> None:
+        if conn.until("DATA"):
+            conn.reply("354 go ahead")
+            conn.read_data()
+            conn.reply("250 queued")
+        if conn.until("QUIT", greeting=""):  # left unanswered
+            quit_seen.set()
+        threading.Event().wait(5)
+
+    server = scripted_smtp_server(script)
+    options = server.options(timeout=1.0, pool={"size": 1, "max_messages": 1})
+    mailproviders.configure(EMAIL_PROVIDERS={"pooled": {"OPTIONS": options}})
+
+    async def main() -> None:
+        first = asyncio.ensure_future(send_one(1))
+        while not quit_seen.is_set():  # the message is in; its spent connection quits
+            await asyncio.sleep(0.01)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert await send_one(2) == 1  # the cancelled task did not keep the only slot
+
+    asyncio.run(main())
+    assert server.connections == 2
+
+
 def test_max_messages_and_noop_probe(pool_server: PoolServer) -> None:
     use(pool_server, size=1, max_messages=3, probe_after=0)
 

@@ -189,3 +189,10 @@ def test_explicit_connection_is_dropped_after_an_ambiguous_reply(
         backend.send_messages([message()])
     assert backend.connection is not None  # a refusal keeps the session
     backend.close()
+
+
+def test_the_reply_to_an_accepted_message_is_recorded_on_it(smtp_server: Any, send: Send) -> None:
+    # send: the shared sync/async fixture of tests/backends/smtp/conftest.py
+    message = EmailMessage("s", "b", "from@example.com", ["to@example.com"])
+    assert send(EmailBackend(**smtp_server.options()), [message]) == 1
+    assert message.server_reply == "250 Message accepted for delivery"  # type: ignore[attr-defined]

@@ -13,4 +13,6 @@ ok: EmailProvidersDict = {
     "resend": {"BACKEND": "mailproviders.backends.http.resend.EmailBackend", "OPTIONS": {"api_key": "k"}},
 }
 bad_region: EmailProvidersDict = {"sg": {"BACKEND": "sendgrid", "OPTIONS": {"api_key": "k", "region": "mars"}}}  # E
-missing_key: EmailProvidersDict = {"pm": {"BACKEND": "postmark", "OPTIONS": {"message_stream": "s"}}}  # E
+# A required secret may come from its _file key: mypy accepts either (load time checks one).
+from_file: EmailProvidersDict = {"pm": {"BACKEND": "postmark", "OPTIONS": {"server_token_file": "/run/t"}}}
+bad_file: EmailProvidersDict = {"pm": {"BACKEND": "postmark", "OPTIONS": {"server_token_file": 1}}}  # E

@@ -1,17 +1,17 @@
 """The SMTP connection pool, native async side (aiosmtplib), with the rules of :mod:`.pool`.
 
 An aiosmtplib connection belongs to the event loop that opened it, so every event loop
-has its own pool per alias (``size`` counts per loop); the tasks of a loop share it. A
-pool is closed with QUIT by ``providers.aclose_all()`` in its loop, by ``close_all()``
-or ``aclose_all()`` elsewhere (scheduled on its loop while that runs), and when its loop
-shuts down (``asyncio.run`` finalizes the loop's async generators; each pool keeps one
-for that). Imported only when aiosmtplib is installed.
+has its own pool per alias (``size`` counts per loop), shared by its tasks. A pool is
+closed with QUIT by ``aclose_all()`` in its loop, by ``close_all()``/``aclose_all()``
+elsewhere (scheduled on its loop while that runs), and when its loop shuts down
+(``asyncio.run`` finalizes async generators; each pool keeps one). Needs aiosmtplib.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -55,16 +55,14 @@ class AsyncPool:
     """The async connections of one alias in one event loop (:attr:`loop`)."""
 
     def __init__(self, settings: SMTPPoolOptions, loop: asyncio.AbstractEventLoop) -> None:
-        self.state = PoolState(settings)
-        self.loop = loop
+        self.state, self.loop = PoolState(settings), loop
         self._cond = asyncio.Condition()
         self._keeper: AsyncIterator[None] | None = None
 
     async def start(self) -> None:
         """Have the loop close this pool when it shuts down (see the module)."""
-        keeper = _keeper(self)
-        await anext(keeper)
-        self._keeper = keeper
+        self._keeper = _keeper(self)
+        await anext(self._keeper)
 
     async def borrow(self, backend: EmailBackend, *, fresh: bool = False) -> aiosmtplib.SMTP:
         """As :meth:`.pool.Pool.borrow`."""
@@ -126,15 +124,16 @@ class AsyncPool:
             if alive and self.state.keep(entry):
                 self._cond.notify()
                 return
-        if alive:
-            await _quit(entry.connection)
-        else:
+        try:
+            if alive:
+                await _quit(entry.connection)
+        finally:
             abort(entry.connection)
-        await self._release()
+            await self._release()
 
     async def _release(self) -> None:
+        self.state.count -= 1  # at once: no await first, so a cancellation cannot lose it
         async with self._cond:
-            self.state.count -= 1
             self._cond.notify()
 
     async def aclose(self) -> None:
@@ -149,10 +148,9 @@ class AsyncPool:
         """Close from outside a coroutine of this pool's loop: on the loop when it runs."""
         if self.loop.is_closed():
             return
-        try:
+        running = None
+        with contextlib.suppress(RuntimeError):
             running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
         if running is self.loop:
             task = self.loop.create_task(self.aclose())
             _closing.add(task)
@@ -178,6 +176,10 @@ class _AsyncPools:
     """Every async pool, by :func:`.leases.key_of` and event loop: one shared resource."""
 
     def __init__(self) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        """Start empty (also in a forked child: the parent's pools are not its own)."""
         self.pools: dict[tuple[object, ...], AsyncPool] = {}
         self.lock = threading.Lock()
 
@@ -189,8 +191,7 @@ class _AsyncPools:
             pool = self.pools.get(key)
             if pool is not None and pool.loop is loop:
                 return pool
-            for old in [k for k, p in self.pools.items() if p.loop.is_closed()]:
-                del self.pools[old]
+            self.pools = {k: p for k, p in self.pools.items() if not p.loop.is_closed()}
             assert backend.pool is not None
             pool = self.pools[key] = AsyncPool(backend.pool, loop)
         await pool.start()
@@ -198,8 +199,7 @@ class _AsyncPools:
 
     def _take_all(self) -> list[AsyncPool]:
         with self.lock:
-            pools = list(self.pools.values())
-            self.pools.clear()
+            pools, self.pools = list(self.pools.values()), {}
         return pools
 
     def close(self) -> None:
@@ -217,15 +217,17 @@ class _AsyncPools:
 
 POOLS: Final = _AsyncPools()
 share(POOLS)
+if hasattr(os, "register_at_fork"):  # a forked child drops the parent's (see .pool)
+    os.register_at_fork(after_in_child=POOLS.forget)
 
 
 async def give_back(connection: aiosmtplib.SMTP, *, reusable: bool = True) -> None:
-    """Return a borrowed ``connection`` to its pool (``reusable=False``: it is broken;
-    hung up without QUIT). A connection not from a pool is closed (QUIT)."""
+    """Return a borrowed ``connection`` to its pool (``reusable=False``: broken, no QUIT),
+    shielded (a cancelled caller still frees its slot); one not from a pool gets QUIT."""
     entry = take_back(connection)
     alive = reusable and connection.is_connected
     if entry is not None:
-        await cast("AsyncPool", entry.pool).put(entry, alive=alive)
+        await asyncio.shield(cast("AsyncPool", entry.pool).put(entry, alive=alive))
     elif alive:
         await _quit(connection)
     else:

@@ -39,7 +39,7 @@ async def send_body(connection: aiosmtplib.SMTP, message: EmailMessage, data: by
         assert last is not None
         write(protocol, last)
         reply = await protocol.read_response(timeout=connection.timeout)
-        refused = session.end_of_data_error(reply.code, reply.message.encode())
+        refused = session.end_of_data_error(reply.code, reply.message.encode(), message)
         if refused is not None:
             if session.refusal(refused):
                 await reset(connection, refused)

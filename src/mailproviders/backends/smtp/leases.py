@@ -5,6 +5,7 @@ connections, what keys a pool, and the rules for a connection after a failure.""
 from __future__ import annotations
 
 import logging
+import os
 import select
 import smtplib
 import threading
@@ -109,6 +110,18 @@ class PoolState:
 
 _lent: weakref.WeakKeyDictionary[Any, Entry] = weakref.WeakKeyDictionary()
 _LENT_LOCK = threading.Lock()
+
+
+def _forget_lent() -> None:
+    """In a forked child: the parent's pools are gone (``pool.POOLS.forget``), so are
+    their loans; a new lock, the parent's may have been held at the fork."""
+    global _LENT_LOCK
+    _LENT_LOCK = threading.Lock()
+    _lent.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_lent)
 
 
 def lend(entry: Entry) -> Any:

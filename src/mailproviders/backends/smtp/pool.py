@@ -20,12 +20,14 @@ access - borrows from the same pool, in every thread. ``open()`` borrows a conne
   a connection is closed without QUIT and never returned to the pool.
 
 ``providers.close_all()``/``aclose_all()``, ``configure()`` and interpreter exit close the
-pools (QUIT); later sends start new ones. :mod:`.aiopool` is the async side.
+pools (QUIT); later sends start new ones. A forked child starts without pools (the
+parent's connections stay the parent's). :mod:`.aiopool` is the async side.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import smtplib
 import threading
 import time
@@ -146,11 +148,13 @@ class Pool:
             if alive and self.state.keep(entry):
                 self._cond.notify()
                 return
-        if alive:
-            quit_quietly(entry.connection, wait=QUIT_WAIT)
-        else:
-            entry.connection.close()
-        self._release()
+        try:
+            if alive:
+                quit_quietly(entry.connection, wait=QUIT_WAIT)
+            else:
+                entry.connection.close()
+        finally:
+            self._release()
 
     def _release(self) -> None:
         with self._cond:
@@ -212,9 +216,19 @@ class _Pools:
 
             await asyncio.to_thread(self.close)
 
+    def forget(self) -> None:
+        """In a forked child: drop the parent's pools without a word to the server (their
+        connections are the parent's sockets; a QUIT or a message from the child would
+        end or corrupt the parent's sessions) and start with a new lock (the parent's
+        may have been held by another thread at the fork)."""
+        self.lock = threading.Lock()
+        self.pools = {}
+
 
 POOLS: Final = _Pools()
 share(POOLS)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=POOLS.forget)
 
 
 def pool_of(backend: EmailBackend) -> Pool:

@@ -152,11 +152,19 @@ def after_data(exc: BaseException, message: EmailMessage) -> None:
         record_possibly_sent(exc, [message])
 
 
-def end_of_data_error(code: int, reply: bytes) -> smtplib.SMTPDataError | None:
-    """The error for the reply to the end of the data, ``None`` for 250. A 4xx/5xx is a
-    refusal; any other code is not an answer the client can trust, so the error is marked
-    as possibly delivered by :func:`after_data`."""
-    return None if code == 250 else smtplib.SMTPDataError(code, reply)
+def end_of_data_error(
+    code: int, reply: bytes, message: EmailMessage | None = None
+) -> smtplib.SMTPDataError | None:
+    """The error for the reply to the end of the data, ``None`` for 250 (recorded on
+    ``message`` as ``server_reply``, e.g. ``"250 2.0.0 Ok: queued as 4F2B1"``). A 4xx/5xx
+    is a refusal; any other code is not an answer the client can trust, so the error is
+    marked as possibly delivered by :func:`after_data`."""
+    if code != 250:
+        return smtplib.SMTPDataError(code, reply)
+    if message is not None:
+        text = " ".join(reply.decode("utf-8", "replace").split())
+        message.server_reply = f"{code} {text}".rstrip()  # type: ignore[attr-defined]
+    return None
 
 
 def stuffed(data: bytes, chunk: int = 1 << 16) -> Iterator[bytes | memoryview]:

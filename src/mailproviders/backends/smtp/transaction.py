@@ -158,7 +158,7 @@ def _send_body(connection: smtplib.SMTP, message: EmailMessage, data: bytes) -> 
     try:
         for piece in session.stuffed(data):
             connection.send(piece)
-        error = session.end_of_data_error(*connection.getreply())
+        error = session.end_of_data_error(*connection.getreply(), message)
         if error is not None:
             if session.refusal(error):
                 _abandon(connection, error.smtp_code)
