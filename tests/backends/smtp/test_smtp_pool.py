@@ -157,8 +157,8 @@ def serve(conn: ScriptedConnection, delivered: list[int], *, greeting: bool = Tr
     while conn.until("DATA", greeting="220 scripted ready" if greeting else ""):
         conn.reply("354 go ahead")
         conn.read_data()
+        delivered.append(1)  # before the reply: the client may check at once
         conn.reply("250 queued")
-        delivered.append(1)
         greeting = False
 
 
@@ -240,8 +240,8 @@ def test_a_connection_lost_at_mail_from_is_replaced_and_the_message_sent_once(
             assert conn.until("DATA")
             conn.reply("354 go ahead")
             conn.read_data()
+            delivered.append(1)  # before the reply: the client may check at once
             conn.reply("250 queued")
-            delivered.append(1)
             conn.command()
             return
         serve(conn, delivered)
@@ -267,8 +267,8 @@ def test_the_second_attempt_goes_over_a_new_connection_not_another_idle_one(
             assert conn.until("DATA")
             conn.reply("354 go ahead")
             conn.read_data()
+            delivered.append(1)  # before the reply: the client may check at once
             conn.reply("250 queued")
-            delivered.append(1)
             conn.command()
             return
         serve(conn, delivered)
