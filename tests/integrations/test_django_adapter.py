@@ -35,7 +35,16 @@ from smtp_fixtures import SMTPTestServer
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path("~/.cache/mailproviders/django-adapter").expanduser()
-PYTHON_313 = Path("/root/.pyenv/versions/3.13.0/bin/python")
+#: pyenv's Python 3.13 (not its shim, which refuses an unselected version); the newest
+#: 3.13.x installed under $PYENV_ROOT or /root/.pyenv, else the 3.13.0 these machines have.
+PYTHON_313 = next(
+    (
+        path
+        for root in dict.fromkeys((os.environ.get("PYENV_ROOT") or "/root/.pyenv", "/root/.pyenv"))
+        for path in sorted(Path(root, "versions").glob("3.13*/bin/python"), reverse=True)
+    ),
+    Path("/root/.pyenv/versions/3.13.0/bin/python"),
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
