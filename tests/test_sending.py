@@ -614,3 +614,26 @@ def test_send_email_message_raises_by_default() -> None:
     configure(EMAIL_PROVIDERS={"default": {"BACKEND": EXPLODING}})
     with pytest.raises(RuntimeError, match="exploded"):
         send_email_message(EmailMessage("s", "b", "a@x.org", ["b@x.org"]))
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_message_send_reports_the_callers_message_as_possibly_sent(
+    fault_smtp_server: Any, use_async: bool
+) -> None:
+    # send() hands a filled-in copy to the backend; what the caller gets back must name
+    # the caller's own object, for sent_messages and possibly_sent_messages alike.
+    import asyncio
+
+    from mailproviders.exceptions import possibly_sent_messages_of
+
+    server = fault_smtp_server(drop_after_data_at=1)
+    configure(EMAIL_PROVIDERS={"default": {"OPTIONS": server.options()}})
+    message = EmailMessage("s", "b", "from@example.com", ["to@example.com"])
+    with pytest.raises(smtplib.SMTPServerDisconnected) as raised:
+        if use_async:
+            asyncio.run(message.asend())
+        else:
+            message.send()
+    [possibly] = possibly_sent_messages_of(raised.value)
+    assert possibly is message
+    assert sent_messages_of(raised.value) == []

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from mailproviders import _hooks
-from mailproviders.exceptions import record_sent, sent_messages_of
+from mailproviders.delivery.steps import report_back
+from mailproviders.exceptions import possibly_sent_messages_of, record_sent, sent_messages_of
 from mailproviders.handler import DEFAULT_PROVIDER_ALIAS, providers
 from mailproviders.message import EmailMessage, EmailMultiAlternatives, RenderedMessage, arguments
 
@@ -160,9 +161,6 @@ def message_plan(message: EmailMessage, using: str | None, fail_silently: bool) 
     return Plan(backend, alias, [outgoing], silenced)
 
 
-_REPORTED = ("provider_message_id", "server_reply")  #: set by backends; copied back
-
-
 @contextlib.contextmanager
 def reported_on(message: EmailMessage, outgoing: EmailMessage) -> Iterator[None]:
     """Report the outcome of sending the copy ``outgoing`` on the caller's ``message``."""
@@ -171,13 +169,11 @@ def reported_on(message: EmailMessage, outgoing: EmailMessage) -> Iterator[None]
     except Exception as exc:
         if outgoing is not message and sent_messages_of(exc):
             record_sent(exc, [message])
+        if outgoing is not message and possibly_sent_messages_of(exc):  # the caller's, too
+            exc.possibly_sent_messages = [message]  # type: ignore[attr-defined]
         raise
     finally:
-        if outgoing is not message:
-            message.refused_recipients = outgoing.refused_recipients
-            for name in _REPORTED:
-                if name in vars(outgoing):
-                    setattr(message, name, getattr(outgoing, name))
+        report_back(message, outgoing)
 
 
 def built_plan(

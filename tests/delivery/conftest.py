@@ -6,10 +6,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from delivery_helpers import Controller, FakeClock, FlakyServer, start_flaky
+from delivery_helpers import (
+    Controller,
+    FakeClock,
+    FlakyServer,
+    Sender,
+    send_async,
+    send_sync,
+    start_flaky,
+)
 
 from mailproviders import hooks
 from mailproviders.delivery import clock
+
+
+@pytest.fixture(params=[send_sync, send_async], ids=["sync", "async"])
+def send(request: pytest.FixtureRequest) -> Sender:
+    """Each test that takes it runs twice: through ``message.send()`` and ``asend()``."""
+    function: Sender = request.param
+    return function
 
 
 @pytest.fixture

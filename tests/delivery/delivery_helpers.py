@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
+from mailproviders import EmailMessage
 from mailproviders.delivery import clock
+
+#: ``send(message, **kwargs)``: ``message.send()`` or ``asyncio.run(message.asend())``.
+Sender = Callable[..., int]
+
+
+def send_sync(message: EmailMessage, **kwargs: Any) -> int:
+    return message.send(**kwargs)
+
+
+def send_async(message: EmailMessage, **kwargs: Any) -> int:
+    return asyncio.run(message.asend(**kwargs))
 
 
 class FakeClock(clock.Clock):

@@ -10,27 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from delivery_helpers import Sender
 
 import mailproviders
 from mailproviders import EmailMessage, hooks, outbox, send_mail, send_mass_mail
 from mailproviders.asending import asend_mail, asend_mass_mail
 from mailproviders.hooks import CancelSend, SendOutcome
-
-Sender = Callable[..., int]
-
-
-def _sync(message: EmailMessage, **kwargs: Any) -> int:
-    return message.send(**kwargs)
-
-
-def _async(message: EmailMessage, **kwargs: Any) -> int:
-    return asyncio.run(message.asend(**kwargs))
-
-
-@pytest.fixture(params=[_sync, _async], ids=["sync", "async"])
-def send(request: pytest.FixtureRequest) -> Sender:
-    function: Sender = request.param
-    return function
 
 
 def _message(to: str = "to@example.com", subject: str = "Hi") -> EmailMessage:

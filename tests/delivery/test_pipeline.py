@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from delivery_helpers import FakeClock, FlakyServer
+from delivery_helpers import FakeClock, FlakyServer, Sender
 
 import mailproviders
 from mailproviders import EmailMessage, hooks, outbox, send_mass_mail
@@ -16,23 +16,6 @@ from mailproviders.asending import asend_mass_mail
 from mailproviders.hooks import SendOutcome
 
 REDIRECT = {"to": ["dev@example.com"], "allow": ["*@example.com"]}
-
-
-def _sync(message: EmailMessage, **kwargs: Any) -> int:
-    return message.send(**kwargs)
-
-
-def _async(message: EmailMessage, **kwargs: Any) -> int:
-    return asyncio.run(message.asend(**kwargs))
-
-
-Sender = Callable[..., int]
-
-
-@pytest.fixture(params=[_sync, _async], ids=["sync", "async"])
-def send(request: pytest.FixtureRequest) -> Sender:
-    function: Sender = request.param
-    return function
 
 
 def test_redirect_reaches_the_server_rewritten(smtp_server: Any, send: Sender) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from delivery_helpers import FakeClock, FlakyServer
+from delivery_helpers import FakeClock, FlakyServer, Sender, send_async
 
 import mailproviders
 from mailproviders import EmailMessage, send_mass_mail
@@ -24,26 +24,9 @@ def _configure(options: dict[str, Any], **policies: Any) -> None:
     mailproviders.configure(EMAIL_PROVIDERS={"default": {"OPTIONS": options, **policies}})
 
 
-def _send_sync(message: EmailMessage, **kwargs: Any) -> int:
-    return message.send(**kwargs)
-
-
-def _send_async(message: EmailMessage, **kwargs: Any) -> int:
-    return asyncio.run(message.asend(**kwargs))
-
-
-Sender = Callable[..., int]
-
-
-@pytest.fixture(params=[_send_sync, _send_async], ids=["sync", "async"])
-def send(request: pytest.FixtureRequest) -> Sender:
-    function: Sender = request.param
-    return function
-
-
 def _waits(clock: FakeClock, send: Sender) -> list[float]:
     """The waits of the path used (async waits must not block the loop: none in sync)."""
-    if send is _send_async:
+    if send is send_async:
         assert clock.waits == []
         return clock.async_waits
     assert clock.async_waits == []

@@ -13,7 +13,7 @@ secret in the message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import (
     Field,
@@ -47,7 +47,20 @@ from mailproviders.exceptions import (
 )
 from mailproviders.registry import builtin
 
-__all__ = ["MailSettings", "derive", "load_settings", "validate_providers"]
+__all__ = ["LEGACY_SMTP_OPTIONS", "MailSettings", "derive", "load_settings", "validate_providers"]
+
+#: The legacy ``EMAIL_*`` settings of an SMTP connection → the SMTP option each becomes.
+LEGACY_SMTP_OPTIONS: Final = {
+    "EMAIL_HOST": "host",
+    "EMAIL_PORT": "port",
+    "EMAIL_HOST_USER": "username",
+    "EMAIL_HOST_PASSWORD": "password",
+    "EMAIL_USE_TLS": "use_tls",
+    "EMAIL_USE_SSL": "use_ssl",
+    "EMAIL_TIMEOUT": "timeout",
+    "EMAIL_SSL_CERTFILE": "ssl_certfile",
+    "EMAIL_SSL_KEYFILE": "ssl_keyfile",
+}
 
 _PROBLEMS = "mailproviders_problems"
 

@@ -31,6 +31,7 @@ except ImportError as exc:
     ) from exc
 
 from mailproviders.backends.base import BaseEmailBackend
+from mailproviders.config.settings import LEGACY_SMTP_OPTIONS
 from mailproviders.exceptions import (
     EmailProviderDoesNotExist,
     possibly_sent_messages_of,
@@ -60,17 +61,7 @@ _DJANGO_BACKENDS: Final = {
     )
 }
 #: Django's ``EMAIL_*`` settings → SMTP option (``None``/empty values are left out).
-_SMTP_SETTINGS: Final = {
-    "EMAIL_HOST": "host",
-    "EMAIL_PORT": "port",
-    "EMAIL_HOST_USER": "username",
-    "EMAIL_HOST_PASSWORD": "password",
-    "EMAIL_USE_TLS": "use_tls",
-    "EMAIL_USE_SSL": "use_ssl",
-    "EMAIL_TIMEOUT": "timeout",
-    "EMAIL_SSL_CERTFILE": "ssl_certfile",
-    "EMAIL_SSL_KEYFILE": "ssl_keyfile",
-}
+_SMTP_SETTINGS: Final = LEGACY_SMTP_OPTIONS
 #: The options of Django's built-in backends that mailproviders' backends take too.
 _OPTIONS: Final = {
     "smtp": frozenset(_SMTP_SETTINGS.values()),

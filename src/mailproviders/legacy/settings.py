@@ -6,7 +6,12 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from mailproviders.config.options import plaintext_auth_problem
-from mailproviders.config.settings import MailSettings, derive, validate_providers
+from mailproviders.config.settings import (
+    LEGACY_SMTP_OPTIONS,
+    MailSettings,
+    derive,
+    validate_providers,
+)
 from mailproviders.config.values import MASK, is_secret
 from mailproviders.exceptions import ConfigProblem, ImproperlyConfigured
 from mailproviders.legacy.warnings import warn_deprecated
@@ -17,18 +22,7 @@ __all__ = ["LEGACY_SETTINGS", "legacy_provider", "legacy_values", "masked", "mig
 SMTP_BACKEND: Final = BUILTIN_BACKENDS["smtp"]
 FILE_BACKEND: Final = BUILTIN_BACKENDS["file"]
 
-#: Legacy setting → SMTP option it becomes.
-_SMTP_OPTIONS: Final = {
-    "EMAIL_HOST": "host",
-    "EMAIL_PORT": "port",
-    "EMAIL_HOST_USER": "username",
-    "EMAIL_HOST_PASSWORD": "password",
-    "EMAIL_USE_TLS": "use_tls",
-    "EMAIL_USE_SSL": "use_ssl",
-    "EMAIL_TIMEOUT": "timeout",
-    "EMAIL_SSL_CERTFILE": "ssl_certfile",
-    "EMAIL_SSL_KEYFILE": "ssl_keyfile",
-}
+_SMTP_OPTIONS: Final = LEGACY_SMTP_OPTIONS  #: legacy setting → SMTP option it becomes
 LEGACY_SETTINGS: Final[tuple[str, ...]] = ("EMAIL_BACKEND", *_SMTP_OPTIONS, "EMAIL_FILE_PATH")
 
 
